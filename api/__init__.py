@@ -1,0 +1,1 @@
+"""The HTTP layer: thin FastAPI routes over the service layer in ``optimizer``."""

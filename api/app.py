@@ -1,0 +1,51 @@
+"""The FastAPI application factory.
+
+``create_app()`` builds the app; the lifespan opens the store, upgrades it to the newest
+schema and keeps everything the routes need in ``app.state.optimizer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routes import health
+from api.state import AppState
+from optimizer import __version__
+from optimizer.settings import Settings, get_settings
+from optimizer.store.db import make_engine, session_factory, upgrade
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    resolved = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(resolved.resolved_database_url())
+        _before, revision = upgrade(engine)
+        app.state.optimizer = AppState(
+            settings=resolved,
+            engine=engine,
+            sessions=session_factory(engine),
+            schema_revision=revision,
+        )
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="SMS send optimizer",
+        version=__version__,
+        description=(
+            "Next best action for SMS follow-up: which lead to text, with which message, at what "
+            "time, or not at all. Every decision passes the compliance gate."
+        ),
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app

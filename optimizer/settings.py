@@ -1,0 +1,75 @@
+"""One settings object, read from the environment (prefix ``OPTIMIZER_``).
+
+Never import a module-level instance: call :func:`get_settings` (cached) so that tests and the
+API can override it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_var_dir() -> Path:
+    return Path.cwd() / "var"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPTIMIZER_", extra="ignore")
+
+    var_dir: Path = Field(default_factory=_default_var_dir)
+    database_url: str = ""
+    mlflow_tracking_uri: str = ""
+    data_dir: Path = Field(default_factory=lambda: PROJECT_ROOT.parent / "shared" / "data")
+
+    # Compliance and house policy.
+    brand_name: str = "Acme Home Services"
+    help_text: str = (
+        "{brand}: for help call 1-800-555-0100 or email care@example.com. "
+        "Msg & data rates may apply. Reply STOP to opt out."
+    )
+    opt_out_confirmation_text: str = "{brand}: you are unsubscribed and will receive no more messages. Reply START to resubscribe."
+    policy: str = "house"
+    house_window_start_hour: int = 9
+    house_window_end_hour: int = 20
+    house_max_per_7d: int = 1
+    house_max_per_30d: int = 4
+    house_conversation_hours: int = 72
+    house_max_segments: int = 2
+    legal_max_segments: int = 10
+    dnc_max_age_days: int = 31
+
+    # Decisions.
+    horizon_hours: int = 72
+    speed_to_lead_minutes: int = 5
+    attribution_hours: int = 72
+    conversion_horizon_days: int = 14
+    simulation: bool = False
+
+    # Models.
+    lead_score_model_name: str = "lead-score"
+    send_time_model_name: str = "send-time"
+    promote_margin: float = 0.002
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'optimizer.db').as_posix()}"
+
+    def resolved_mlflow_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.var_dir / 'mlflow.db').as_posix()}"
+
+    def mlflow_artifact_root(self) -> str:
+        return (self.var_dir / "mlartifacts").resolve().as_uri()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,159 @@
+"""Engine, sessions and schema migrations of the store.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on; PostgreSQL is the shared
+store at scale. The schema changes only through the Alembic migrations in ``migrations/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from optimizer.errors import StoreError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str, *, create_dirs: bool = True) -> Engine:
+    """Create an engine for ``url``; malformed URLs raise :class:`StoreError` naming the URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(
+            f"database URL {url!r} is malformed (expected e.g. sqlite:///var/optimizer.db "
+            "or postgresql+psycopg://user:pass@host/db)"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(
+            f"database URL {url!r}: backend {backend!r} (sqlite or postgresql expected)"
+        )
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and create_dirs:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {"connect_timeout": 5}
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise StoreError(f"database URL {url!r} cannot be used: {exc}") from exc
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextlib.contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back everything on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (``None`` for an empty database)."""
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise StoreError(
+            f"database {engine.url.render_as_string(hide_password=True)!r} "
+            f"cannot be reached: {_first_line(exc)}"
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"database {engine.url.render_as_string(hide_password=True)!r}: {_first_line(exc)}"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def check_schema_known(engine: Engine) -> str | None:
+    """Refuse a database migrated by a newer version of the code (an unknown revision)."""
+    revision = current_revision(engine)
+    if revision is None:
+        return None
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    known = {rev.revision for rev in script.walk_revisions()}
+    if revision not in known:
+        raise StoreError(
+            f"database is at schema revision {revision!r}, which this version of the code does "
+            f"not know (newest known: {head_revision()!r}); upgrade the code, not the database"
+        )
+    return revision
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Upgrade the database to head. Returns (revision before, revision after)."""
+    before = check_schema_known(engine)
+    try:
+        command.upgrade(_alembic_config(engine), "head")
+    except OperationalError as exc:
+        raise StoreError(
+            f"database {engine.url.render_as_string(hide_password=True)!r} "
+            f"cannot be migrated: {_first_line(exc)}"
+        ) from exc
+    return before, head_revision()
+
+
+def require_head(engine: Engine) -> str:
+    revision = check_schema_known(engine)
+    if revision != head_revision():
+        raise StoreError(
+            f"database is at schema revision {revision!r}, head is {head_revision()!r}: "
+            "run 'optimizer db upgrade'"
+        )
+    return revision
