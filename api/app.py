@@ -6,6 +6,7 @@ schema and keeps everything the routes need in ``app.state.optimizer``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,9 @@ from api.state import AppState
 from optimizer import __version__
 from optimizer.settings import Settings, get_settings
 from optimizer.store.db import make_engine, session_factory, upgrade
+
+# Routers of the product areas, each a module of api/routes exposing `router`.
+_OPTIONAL_ROUTERS: tuple[str, ...] = ()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,4 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    for module_name in _OPTIONAL_ROUTERS:
+        module = importlib.import_module(f"api.routes.{module_name}")
+        app.include_router(module.router)
     return app

@@ -1,0 +1,117 @@
+"""Leads, consents, revocations and the one timeline of every channel."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api.deps import IngestKey, ReadKey, SessionDep, SettingsDep, server_now
+from api.schemas import (
+    ActionOut,
+    ConsentIn,
+    ConsentOut,
+    LeadIn,
+    LeadOut,
+    RevocationIn,
+    RevocationOut,
+)
+from optimizer.phones import parse_phone
+from optimizer.service.events import is_suppressed, record_revocation
+from optimizer.service.leads import ConsentInput, LeadInput, add_consent, get_lead, upsert_lead
+from optimizer.service.timeline import lead_timeline
+from optimizer.store.models import Lead
+
+router = APIRouter(prefix="/v1/leads", tags=["leads"])
+
+
+def lead_out(lead: Lead, changed: tuple[str, ...] = ()) -> LeadOut:
+    phone = parse_phone(lead.phone_e164)
+    states = sorted({s for s in (phone.state, lead.state) if s})
+    zones = sorted({*phone.time_zones, *([lead.timezone] if lead.timezone else [])})
+    return LeadOut(
+        id=lead.id,
+        external_id=lead.external_id,
+        phone_e164=lead.phone_e164,
+        phone_type=phone.number_type,
+        state=lead.state or phone.state,
+        states=states,
+        timezone=lead.timezone,
+        timezones=zones,
+        email=lead.email,
+        postal_code=lead.postal_code,
+        source=lead.source,
+        vertical=lead.vertical,
+        attributes=lead.attributes or {},
+        created_at=lead.created_at,
+        updated_at=lead.updated_at,
+        changed=list(changed),
+    )
+
+
+@router.post("", status_code=201, response_model=LeadOut)
+def create_lead(body: LeadIn, response: Response, session: SessionDep, _key: IngestKey) -> LeadOut:
+    """Create a lead (201), or return the existing one with the same external id (200)."""
+    result = upsert_lead(session, data=LeadInput(**body.model_dump()), now=server_now())
+    if not result.created:
+        response.status_code = 200
+    return lead_out(result.lead, result.changed)
+
+
+@router.get("/{lead_id}", response_model=LeadOut)
+def read_lead(lead_id: int, session: SessionDep, _key: ReadKey) -> LeadOut:
+    return lead_out(get_lead(session, lead_id))
+
+
+@router.post("/{lead_id}/consents", status_code=201, response_model=ConsentOut)
+def create_consent(
+    lead_id: int, body: ConsentIn, session: SessionDep, _key: IngestKey
+) -> ConsentOut:
+    """Append a prior-express-written-consent record to the ledger."""
+    lead = get_lead(session, lead_id)
+    row = add_consent(session, lead=lead, data=ConsentInput(**body.model_dump()), now=server_now())
+    return ConsentOut(
+        id=row.id,
+        lead_id=lead.id,
+        kind=row.kind,
+        brand=row.brand,
+        occurred_at=row.occurred_at,
+        method=row.method,
+        disclosure_hash=row.disclosure_hash,
+    )
+
+
+@router.post("/{lead_id}/revocations", status_code=201, response_model=RevocationOut)
+def create_revocation(
+    lead_id: int, body: RevocationIn, session: SessionDep, settings: SettingsDep, _key: IngestKey
+) -> RevocationOut:
+    """Revoke consent by any reasonable means: the number is suppressed at once, every channel."""
+    lead = get_lead(session, lead_id)
+    action = record_revocation(
+        session,
+        lead=lead,
+        at=body.at,
+        channel=body.channel,
+        text=body.text,
+        rule="api.revocation",
+        settings=settings,
+        now=server_now(),
+    )
+    actions = [ActionOut(**vars_of(action))] if action else []
+    return RevocationOut(
+        lead_id=lead.id, suppressed=is_suppressed(session, lead.phone_e164), actions=actions
+    )
+
+
+@router.get("/{lead_id}/timeline")
+def read_timeline(lead_id: int, session: SessionDep, _key: ReadKey) -> dict[str, object]:
+    """Every event of every channel, consents, suppressions and decisions: one timeline."""
+    lead = get_lead(session, lead_id)
+    return {
+        "lead": lead_out(lead).model_dump(mode="json"),
+        "timeline": lead_timeline(session, lead=lead),
+    }
+
+
+def vars_of(action: object) -> dict[str, object]:
+    return {
+        name: getattr(action, name) for name in ("type", "lead_id", "phone_e164", "text", "reason")
+    }

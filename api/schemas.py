@@ -1,0 +1,282 @@
+"""Request and response bodies of the HTTP API (separate from the table models)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LeadIn(Strict):
+    external_id: str = Field(min_length=1, max_length=200)
+    phone: str = Field(min_length=1, max_length=40)
+    email: str | None = Field(default=None, max_length=320)
+    state: str | None = Field(default=None, max_length=30)
+    postal_code: str | None = Field(default=None, max_length=12)
+    timezone: str | None = Field(default=None, max_length=64)
+    source: str | None = Field(default=None, max_length=100)
+    vertical: str | None = Field(default=None, max_length=50)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    created_at: dt.datetime | None = None
+
+
+class LeadOut(BaseModel):
+    id: int
+    external_id: str
+    phone_e164: str
+    phone_type: str
+    state: str | None
+    states: list[str]
+    timezone: str | None
+    timezones: list[str]
+    email: str | None
+    postal_code: str | None
+    source: str | None
+    vertical: str | None
+    attributes: dict[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    changed: list[str] = Field(default_factory=list)
+
+
+class ConsentIn(Strict):
+    granted_at: dt.datetime
+    method: Literal["web", "keyword", "paper", "voice"]
+    brand: str = Field(min_length=1, max_length=200)
+    disclosure: str = Field(min_length=1, max_length=5000)
+    evidence: dict[str, Any] | None = None
+    checkbox_unchecked_by_default: bool | None = None
+    program_scope: str | None = Field(default=None, max_length=200)
+    disclosed_frequency: str | None = Field(default=None, max_length=200)
+    state_of_residence: str | None = Field(default=None, max_length=2)
+
+
+class ConsentOut(BaseModel):
+    id: int
+    lead_id: int
+    kind: str
+    brand: str | None
+    occurred_at: dt.datetime
+    method: str | None
+    disclosure_hash: str | None
+
+
+class RevocationIn(Strict):
+    at: dt.datetime
+    channel: Literal["sms", "voice", "rcs", "webchat", "email"]
+    text: str | None = Field(default=None, max_length=2000)
+
+
+class ActionOut(BaseModel):
+    type: str
+    lead_id: int
+    phone_e164: str
+    text: str | None
+    reason: str
+
+
+class RevocationOut(BaseModel):
+    lead_id: int
+    suppressed: bool
+    actions: list[ActionOut]
+
+
+EventType = Literal[
+    "sent",
+    "delivered",
+    "failed",
+    "inbound",
+    "reply",
+    "click",
+    "conversion",
+    "call",
+    "webchat",
+    "email_open",
+    "visit",
+    "purchase",
+]
+
+
+class EventIn(Strict):
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    lead_id: int
+    type: EventType
+    channel: Literal["sms", "voice", "rcs", "webchat", "email"]
+    occurred_at: dt.datetime
+    text: str | None = Field(default=None, max_length=5000)
+    value: float | None = None
+    decision_id: str | None = Field(default=None, max_length=36)
+    marketing: bool | None = None
+
+
+class EventsIn(Strict):
+    events: list[EventIn] = Field(min_length=1, max_length=5000)
+
+
+class EventsOut(BaseModel):
+    accepted: int
+    duplicates: int
+    actions: list[ActionOut]
+
+
+class ReasonOut(BaseModel):
+    code: str
+    message: str
+    source: str | None = None
+
+
+class ComplianceOut(BaseModel):
+    allowed: bool
+    reasons: list[ReasonOut]
+    next_allowed_at: dt.datetime | None
+    rules_version: str | None = None
+
+
+class NextBestActionIn(Strict):
+    lead_id: int
+    experiment_id: int | None = None
+    template: str | None = Field(default=None, min_length=1, max_length=2000)
+    horizon_hours: int = Field(default=72, ge=1, le=336)
+    as_of: dt.datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_message_source(self) -> NextBestActionIn:
+        if (self.experiment_id is None) == (self.template is None):
+            raise ValueError("exactly one of experiment_id or template is required")
+        return self
+
+
+class TopReasonOut(BaseModel):
+    feature: str
+    contribution: float
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    lead_id: int
+    action: Literal["send_now", "send_at", "hold", "suppress"]
+    send_at: dt.datetime | None
+    send_at_local: str | None
+    timezone: str | None
+    variant_id: int | None
+    variant_name: str | None
+    text: str | None
+    segments: int | None
+    encoding: str | None
+    score: float | None
+    probability: float | None
+    segment: str | None
+    top_features: list[TopReasonOut]
+    reasons: list[ReasonOut]
+    compliance: ComplianceOut
+    propensity: float | None
+    slot_propensity: float | None
+    expected_response: float | None
+    model_versions: dict[str, str]
+    rules_version: str | None
+    created_at: dt.datetime
+    as_of: dt.datetime
+    confirmation: dict[str, Any] | None = None
+
+
+class BatchIn(Strict):
+    lead_ids: list[int] | None = Field(default=None, max_length=100_000)
+    capacity: int = Field(ge=0, le=100_000)
+    horizon_hours: int = Field(default=72, ge=1, le=336)
+    experiment_id: int | None = None
+    template: str | None = Field(default=None, min_length=1, max_length=2000)
+    as_of: dt.datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_message_source(self) -> BatchIn:
+        if (self.experiment_id is None) == (self.template is None):
+            raise ValueError("exactly one of experiment_id or template is required")
+        return self
+
+
+class BatchOut(BaseModel):
+    considered: int
+    selected: list[DecisionOut]
+    not_selected: dict[str, int]
+    model_versions: dict[str, str]
+
+
+class ConfirmIn(Strict):
+    as_of: dt.datetime | None = None
+
+
+class ConfirmOut(BaseModel):
+    decision_id: str
+    allowed: bool
+    reasons: list[ReasonOut]
+    confirmed_at: dt.datetime
+    already_confirmed: bool
+    event_id: int | None
+
+
+class VariantIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    template: str = Field(min_length=1, max_length=2000)
+
+
+class ExperimentIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    metric: Literal["reply", "click", "conversion", "revenue"]
+    policy: str = Field(default="thompson", min_length=1, max_length=40)
+    variants: list[VariantIn] = Field(min_length=2, max_length=20)
+    control: str | None = None
+    params: dict[str, Any] | None = None
+    attribution_hours: int | None = Field(default=None, ge=1, le=24 * 60)
+    seed: int = 0
+
+
+class VariantOut(BaseModel):
+    id: int
+    name: str
+    template: str
+    paused: bool
+    pause_reason: str | None
+
+
+class ExperimentOut(BaseModel):
+    id: int
+    name: str
+    metric: str
+    policy: str
+    status: str
+    control_variant_id: int | None
+    attribution_hours: int
+    created_at: dt.datetime
+    stopped_at: dt.datetime | None
+    variants: list[VariantOut]
+
+
+class AuditRowIn(Strict):
+    phone: str | None = None
+    send_at: str | None = None
+    message: str | None = None
+    state: str | None = None
+    timezone: str | None = None
+    consent_at: str | None = None
+    opted_out_at: str | None = None
+    prior_sends: str | None = None
+    last_reply_at: str | None = None
+    first_in_sequence: str | bool | None = None
+    dnc: str | bool | None = None
+
+
+class AuditIn(Strict):
+    rows: list[AuditRowIn] = Field(min_length=1, max_length=50_000)
+    policy: Literal["legal", "house"] = "house"
+    brand: str | None = None
+
+
+class BannedDateIn(Strict):
+    state: str = Field(min_length=2, max_length=2)
+    date: dt.date
+    reason: str = Field(min_length=1, max_length=300)

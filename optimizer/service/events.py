@@ -1,0 +1,312 @@
+"""Events in: one timeline for every channel, idempotent, with opt-outs acted on at once.
+
+An inbound opt-out (keyword or everyday intent) suppresses the number across every channel in
+the same transaction and yields the single confirmation text the sender may send; HELP yields the
+help text. Replies, clicks and conversions are attached to the decision that earned them, so the
+experiment's bandit learns from them exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from optimizer.errors import InvalidInput
+from optimizer.service.leads import validate_channel
+from optimizer.settings import Settings
+from optimizer.store.models import (
+    Decision,
+    DecisionConfirmation,
+    Event,
+    Experiment,
+    Lead,
+    Suppression,
+)
+
+EVENT_TYPES = (
+    "sent",
+    "delivered",
+    "failed",
+    "inbound",
+    "reply",
+    "click",
+    "conversion",
+    "call",
+    "webchat",
+    "email_open",
+    "visit",
+    "purchase",
+)
+# Which experiment metric an outcome event feeds.
+OUTCOME_METRICS = {
+    "reply": ("reply",),
+    "inbound": ("reply",),
+    "click": ("click",),
+    "conversion": ("conversion", "revenue"),
+    "purchase": ("conversion", "revenue"),
+}
+
+
+@dataclass(frozen=True)
+class EventInput:
+    idempotency_key: str
+    lead_id: int
+    type: str
+    channel: str
+    occurred_at: dt.datetime
+    text: str | None = None
+    value: float | None = None
+    decision_id: str | None = None
+    marketing: bool | None = None
+    meta: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    type: str  # send_confirmation | send_help | resubscribe_needs_consent
+    lead_id: int
+    phone_e164: str
+    text: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    actions: tuple[Action, ...] = ()
+    event_ids: tuple[int, ...] = field(default=())
+
+
+def _validate(event: EventInput) -> None:
+    if not event.idempotency_key or not event.idempotency_key.strip():
+        raise InvalidInput(
+            "idempotency_key '' is empty (a unique key expected)", field="idempotency_key"
+        )
+    if event.type not in EVENT_TYPES:
+        raise InvalidInput(
+            f"type {event.type!r} is unknown (one of {', '.join(EVENT_TYPES)} expected)",
+            field="type",
+        )
+    validate_channel(event.channel)
+    if event.occurred_at.tzinfo is None:
+        raise InvalidInput(
+            f"occurred_at {event.occurred_at.isoformat()!r} has no UTC offset (ISO 8601 with offset expected)",
+            field="occurred_at",
+        )
+
+
+def is_suppressed(session: Session, phone_e164: str) -> bool:
+    latest = session.scalars(
+        select(Suppression)
+        .where(Suppression.phone_e164 == phone_e164)
+        .order_by(Suppression.created_at.desc(), Suppression.id.desc())
+        .limit(1)
+    ).first()
+    return latest is not None and latest.action == "suppress"
+
+
+def record_revocation(
+    session: Session,
+    *,
+    lead: Lead,
+    at: dt.datetime,
+    channel: str,
+    text: str | None,
+    rule: str,
+    settings: Settings,
+    now: dt.datetime,
+) -> Action | None:
+    """Revoke consent and suppress the number at once; the first revocation gets one confirmation."""
+    from optimizer.compliance.store_context import record_opt_out
+
+    validate_channel(channel)
+    already = is_suppressed(session, lead.phone_e164)
+    confirmation = (
+        None if already else settings.opt_out_confirmation_text.format(brand=settings.brand_name)
+    )
+    record_opt_out(
+        session,
+        lead=lead,
+        phone_e164=lead.phone_e164,
+        text=text,
+        channel=channel,
+        at=at,
+        rule=rule,
+        confirmation_text=confirmation,
+    )
+    _record_bandit_opt_out(session, lead=lead, at=at, now=now)
+    if confirmation is None:
+        return None
+    return Action(
+        type="send_confirmation",
+        lead_id=lead.id,
+        phone_e164=lead.phone_e164,
+        text=confirmation,
+        reason=f"opt-out recorded ({rule}); one non-marketing confirmation may be sent, then nothing",
+    )
+
+
+def _latest_experiment_decision(
+    session: Session, *, lead_id: int, at: dt.datetime, decision_id: str | None
+) -> Decision | None:
+    if decision_id:
+        return session.get(Decision, decision_id)
+    query = (
+        select(Decision)
+        .join(DecisionConfirmation, DecisionConfirmation.decision_id == Decision.id)
+        .where(
+            Decision.lead_id == lead_id,
+            Decision.experiment_id.is_not(None),
+            DecisionConfirmation.allowed.is_(True),
+            DecisionConfirmation.confirmed_at <= at,
+        )
+        .order_by(DecisionConfirmation.confirmed_at.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def _record_bandit_opt_out(
+    session: Session, *, lead: Lead, at: dt.datetime, now: dt.datetime
+) -> None:
+    decision = _latest_experiment_decision(session, lead_id=lead.id, at=at, decision_id=None)
+    if decision is None:
+        return
+    from optimizer.bandits.store import record_opt_out
+
+    record_opt_out(session, decision_id=decision.id, now=now)
+
+
+def _attribute_outcome(session: Session, *, event: Event, now: dt.datetime) -> None:
+    metrics = OUTCOME_METRICS.get(event.type)
+    if not metrics:
+        return
+    decision = _latest_experiment_decision(
+        session, lead_id=event.lead_id, at=event.occurred_at, decision_id=event.decision_id
+    )
+    if decision is None or decision.experiment_id is None:
+        return
+    experiment = session.get(Experiment, decision.experiment_id)
+    if experiment is None or experiment.metric not in metrics:
+        return
+    from optimizer.bandits.store import record_outcome
+
+    value = 1.0 if experiment.metric != "revenue" else float(event.value or 0.0)
+    record_outcome(
+        session,
+        decision_id=decision.id,
+        metric=experiment.metric,
+        value=value,
+        event_id=event.id,
+        now=now,
+    )
+
+
+def ingest_events(
+    session: Session, *, events: Sequence[EventInput], settings: Settings, now: dt.datetime
+) -> IngestResult:
+    """Store events (a replayed idempotency key counts once) and act on inbound messages."""
+    from optimizer.compliance import classify_inbound
+
+    for event in events:
+        _validate(event)
+    leads: dict[int, Lead] = {}
+    for lead_id in {e.lead_id for e in events}:
+        lead = session.get(Lead, lead_id)
+        if lead is None:
+            raise InvalidInput(
+                f"lead_id {lead_id} does not exist (a known lead id expected)", field="lead_id"
+            )
+        leads[lead_id] = lead
+    keys = [e.idempotency_key for e in events]
+    seen = set(
+        session.scalars(select(Event.idempotency_key).where(Event.idempotency_key.in_(keys)))
+    )
+    accepted = duplicates = 0
+    actions: list[Action] = []
+    event_ids: list[int] = []
+    for event in events:
+        if event.idempotency_key in seen:
+            duplicates += 1
+            continue
+        seen.add(event.idempotency_key)
+        lead = leads[event.lead_id]
+        occurred_at = event.occurred_at.astimezone(dt.UTC)
+        meta = dict(event.meta or {})
+        intent = None
+        if event.type in ("inbound", "reply") and event.text:
+            classification = classify_inbound(event.text)
+            intent = classification.intent
+            meta["intent"] = intent
+            if classification.rule:
+                meta["rule"] = classification.rule
+        marketing = event.marketing if event.marketing is not None else event.type == "sent"
+        row = Event(
+            idempotency_key=event.idempotency_key,
+            lead_id=event.lead_id,
+            type=event.type,
+            channel=event.channel,
+            occurred_at=occurred_at,
+            recorded_at=now,
+            text=event.text,
+            value=event.value,
+            decision_id=event.decision_id,
+            marketing=marketing,
+            meta=meta or None,
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            duplicates += 1  # a concurrent request stored the same key first
+            continue
+        accepted += 1
+        event_ids.append(row.id)
+        if intent == "opt_out":
+            action = record_revocation(
+                session,
+                lead=lead,
+                at=occurred_at,
+                channel=event.channel,
+                text=event.text,
+                rule=f"inbound.{meta.get('rule') or 'opt_out'}",
+                settings=settings,
+                now=now,
+            )
+            if action is not None:
+                actions.append(action)
+            continue
+        if intent == "help":
+            actions.append(
+                Action(
+                    type="send_help",
+                    lead_id=lead.id,
+                    phone_e164=lead.phone_e164,
+                    text=settings.help_text.format(brand=settings.brand_name),
+                    reason="HELP/INFO must be answered with brand and customer-care contact",
+                )
+            )
+            continue
+        if intent == "start":
+            actions.append(
+                Action(
+                    type="resubscribe_needs_consent",
+                    lead_id=lead.id,
+                    phone_e164=lead.phone_e164,
+                    text=None,
+                    reason="START/UNSTOP alone does not restore consent: record a fresh consent first",
+                )
+            )
+            continue
+        _attribute_outcome(session, event=row, now=now)
+    return IngestResult(
+        accepted=accepted, duplicates=duplicates, actions=tuple(actions), event_ids=tuple(event_ids)
+    )

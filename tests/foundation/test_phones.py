@@ -1,0 +1,85 @@
+"""Phone parsing: E.164, type, state and every candidate time zone."""
+
+from __future__ import annotations
+
+import pytest
+
+from optimizer.phones import InvalidPhone, parse_phone, split_area_codes
+
+
+def test_miami_number_parses_to_e164_florida_eastern() -> None:
+    info = parse_phone("(305) 555-0142")
+    assert info.e164 == "+13055550142"
+    assert info.state == "FL"
+    assert info.time_zones == ("America/New_York",)
+    assert info.country == "US"
+    assert info.area_code == "305"
+
+
+@pytest.mark.parametrize("raw", ["+1 850-555-0100", "850.555.0100", "+14485550100"])
+def test_florida_panhandle_has_central_and_eastern(raw: str) -> None:
+    info = parse_phone(raw)
+    assert info.state == "FL"
+    assert set(info.time_zones) == {"America/Chicago", "America/New_York"}
+
+
+@pytest.mark.parametrize("raw", ["208-555-0100", "+19865550100"])
+def test_idaho_has_boise_and_los_angeles(raw: str) -> None:
+    info = parse_phone(raw)
+    assert info.state == "ID"
+    assert {"America/Boise", "America/Los_Angeles"} <= set(info.time_zones)
+
+
+def test_toll_free_number_type() -> None:
+    info = parse_phone("1-800-555-0100")
+    assert info.number_type == "toll_free"
+    assert info.state is None
+    assert len(info.time_zones) > 1  # non-geographic: many candidate zones
+
+
+@pytest.mark.parametrize(
+    ("raw", "state", "zone"),
+    [
+        ("(214) 555-0100", "TX", "America/Chicago"),
+        ("(405) 555-0100", "OK", "America/Chicago"),
+        ("(410) 555-0100", "MD", "America/New_York"),
+        ("(205) 555-0100", "AL", "America/Chicago"),
+        ("(212) 555-0100", "NY", "America/New_York"),
+        ("(415) 555-0100", "CA", "America/Los_Angeles"),
+    ],
+)
+def test_states_and_zones(raw: str, state: str, zone: str) -> None:
+    info = parse_phone(raw)
+    assert info.state == state
+    assert zone in info.time_zones
+
+
+def test_foreign_number_keeps_its_country() -> None:
+    info = parse_phone("+44 20 7946 0958")
+    assert info.country == "GB"
+    assert info.state is None
+    assert info.time_zones == ("Europe/London",)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("garbage", "'garbage' is not a phone number"),
+        ("", "is empty"),
+        ("   ", "is empty"),
+        ("+1555", "'+1555' is not"),
+        ("(000) 555-0100", "not a valid number"),
+        ("12345678901234567890", "not"),
+    ],
+)
+def test_bad_input_names_the_value(raw: str, fragment: str) -> None:
+    with pytest.raises(InvalidPhone, match="expected") as info:
+        parse_phone(raw)
+    assert fragment in str(info.value)
+
+
+def test_split_area_code_table_is_consistent() -> None:
+    table = split_area_codes()
+    assert {"850", "448", "208", "986"} <= set(table)
+    for row in table.values():
+        assert len(row.time_zones) >= 2
