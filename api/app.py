@@ -13,14 +13,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
 from api.routes import health
 from api.state import AppState
+from api.telemetry import install_metrics
 from optimizer import __version__
 from optimizer.settings import Settings, get_settings
 from optimizer.store.db import make_engine, session_factory, upgrade
 
 # Routers of the product areas, each a module of api/routes exposing `router`.
-_OPTIONAL_ROUTERS: tuple[str, ...] = ()
+_OPTIONAL_ROUTERS: tuple[str, ...] = ("leads", "events", "decisions", "experiments", "admin")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_metrics(app)
+    app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
     for module_name in _OPTIONAL_ROUTERS:
         module = importlib.import_module(f"api.routes.{module_name}")

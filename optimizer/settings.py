@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     attribution_hours: int = 72
     conversion_horizon_days: int = 14
     simulation: bool = False
+    seed: int = 0  # seeds every random draw of the decision service (logged with decisions)
 
     # Models.
     lead_score_model_name: str = "lead-score"

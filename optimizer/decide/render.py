@@ -70,6 +70,7 @@ class LeadFacts:
     last_visit_at: dt.datetime | None = None
     last_purchase_at: dt.datetime | None = None
     last_reply_at: dt.datetime | None = None
+    touched: bool = False  # a marketing text has gone to the lead before
 
 
 def derived_tokens(facts: LeadFacts, as_of: dt.datetime) -> dict[str, Any]:

@@ -1,0 +1,161 @@
+"""Next best action for one lead or a pool; confirm at dispatch; read a decision back."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request
+
+from api.deps import DecideKey, ReadKey, SessionDep, SettingsDep, StateDep, server_now
+from api.errors import http_error
+from api.schemas import (
+    BatchIn,
+    BatchOut,
+    ComplianceOut,
+    ConfirmIn,
+    ConfirmOut,
+    DecisionOut,
+    NextBestActionIn,
+    ReasonOut,
+    TopReasonOut,
+)
+from api.telemetry import observe_decision
+from optimizer.decide.batch import decide_batch
+from optimizer.decide.confirm import confirm_decision
+from optimizer.decide.store import read_decision
+from optimizer.decide.types import DecisionReason, DecisionRecord
+from optimizer.settings import Settings
+
+router = APIRouter(tags=["decisions"])
+
+
+def decision_time(as_of: dt.datetime | None, settings: Settings) -> dt.datetime:
+    """The server's clock, unless the server runs as a simulation and the caller sets ``as_of``."""
+    if as_of is None:
+        return server_now()
+    if not settings.simulation:
+        raise http_error(
+            403,
+            "forbidden",
+            "as_of is honoured only when the server runs with OPTIMIZER_SIMULATION=true: "
+            "a caller cannot move the clock",
+            "as_of",
+        )
+    if as_of.tzinfo is None:
+        raise http_error(
+            422, "validation_error", f"as_of {as_of.isoformat()!r} has no UTC offset", "as_of"
+        )
+    return as_of.astimezone(dt.UTC)
+
+
+def _reasons(items: tuple[DecisionReason, ...]) -> list[ReasonOut]:
+    return [ReasonOut(code=r.code, message=r.message, source=r.source) for r in items]
+
+
+def decision_out(record: DecisionRecord) -> DecisionOut:
+    return DecisionOut(
+        decision_id=record.decision_id,
+        lead_id=record.lead_id,
+        action=record.action,  # type: ignore[arg-type]
+        send_at=record.send_at,
+        send_at_local=record.send_at_local,
+        timezone=record.timezone,
+        variant_id=record.variant_id,
+        variant_name=record.variant_name,
+        text=record.text,
+        segments=record.segments,
+        encoding=record.encoding,
+        score=record.score,
+        probability=record.probability,
+        segment=record.segment,
+        top_features=[
+            TopReasonOut(feature=f.feature, contribution=f.contribution)
+            for f in record.top_features
+        ],
+        reasons=_reasons(record.reasons),
+        compliance=ComplianceOut(
+            allowed=record.compliance_allowed,
+            reasons=_reasons(record.compliance_reasons),
+            next_allowed_at=record.next_allowed_at,
+            rules_version=record.rules_version,
+        ),
+        propensity=record.propensity,
+        slot_propensity=record.slot_propensity,
+        expected_response=record.expected_response,
+        model_versions=record.model_versions,
+        rules_version=record.rules_version,
+        created_at=record.created_at,
+        as_of=record.as_of,
+        confirmation=record.confirmation,
+    )
+
+
+@router.post("/v1/next-best-action", response_model=DecisionOut)
+def next_best_action(
+    body: NextBestActionIn, request: Request, state: StateDep, session: SessionDep, _key: DecideKey
+) -> DecisionOut:
+    """Send what, when, or not at all, and why. The gate has the last word."""
+    now = decision_time(body.as_of, state.settings)
+    record = state.decisions().decide(
+        session,
+        lead_id=body.lead_id,
+        experiment_id=body.experiment_id,
+        template=body.template,
+        horizon_hours=body.horizon_hours,
+        now=now,
+    )
+    observe_decision(record)
+    return decision_out(record)
+
+
+@router.post("/v1/next-best-action/batch", response_model=BatchOut)
+def next_best_action_batch(
+    body: BatchIn, state: StateDep, session: SessionDep, _key: DecideKey
+) -> BatchOut:
+    """The ``capacity`` best sendable leads of a pool, ranked by expected value."""
+    now = decision_time(body.as_of, state.settings)
+    result = decide_batch(
+        state.decisions(),
+        session,
+        lead_ids=body.lead_ids,
+        capacity=body.capacity,
+        horizon_hours=body.horizon_hours,
+        experiment_id=body.experiment_id,
+        template=body.template,
+        now=now,
+    )
+    for record in result.selected:
+        observe_decision(record)
+    return BatchOut(
+        considered=result.considered,
+        selected=[decision_out(r) for r in result.selected],
+        not_selected=result.not_selected,
+        model_versions=result.model_versions,
+    )
+
+
+@router.post("/v1/decisions/{decision_id}/confirm", response_model=ConfirmOut)
+def confirm(
+    decision_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: DecideKey,
+    body: ConfirmIn | None = None,
+) -> ConfirmOut:
+    """Run the gate again at dispatch (the server's clock); idempotent; records the send."""
+    now = decision_time(body.as_of if body else None, settings)
+    result = confirm_decision(session, decision_id=decision_id, settings=settings, now=now)
+    return ConfirmOut(
+        decision_id=result.decision_id,
+        allowed=result.allowed,
+        reasons=_reasons(result.reasons),
+        confirmed_at=result.confirmed_at,
+        already_confirmed=result.already_confirmed,
+        event_id=result.event_id,
+    )
+
+
+@router.get("/v1/decisions/{decision_id}", response_model=DecisionOut)
+def get_decision(decision_id: str, session: SessionDep, _key: ReadKey) -> DecisionOut:
+    """The full explanation of a decision, with its confirmation if any."""
+    return decision_out(read_decision(session, decision_id))

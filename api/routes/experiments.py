@@ -1,0 +1,104 @@
+"""Experiments: create, read results (the bandit's statistics), stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from optimizer.bandits.store import create_experiment, experiment_results
+from sqlalchemy import select
+
+from api.deps import AdminKey, ReadKey, SessionDep, SettingsDep, server_now
+from api.schemas import ExperimentIn, ExperimentOut, VariantOut
+from optimizer.errors import Conflict, NotFound
+from optimizer.store.models import Experiment, Variant
+
+router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
+
+
+def experiment_out(session: Any, experiment: Experiment) -> ExperimentOut:
+    variants = session.scalars(
+        select(Variant).where(Variant.experiment_id == experiment.id).order_by(Variant.position)
+    ).all()
+    return ExperimentOut(
+        id=experiment.id,
+        name=experiment.name,
+        metric=experiment.metric,
+        policy=experiment.policy,
+        status=experiment.status,
+        control_variant_id=experiment.control_variant_id,
+        attribution_hours=experiment.attribution_hours,
+        created_at=experiment.created_at,
+        stopped_at=experiment.stopped_at,
+        variants=[
+            VariantOut(
+                id=v.id,
+                name=v.name,
+                template=v.template,
+                paused=v.paused,
+                pause_reason=v.pause_reason,
+            )
+            for v in variants
+        ],
+    )
+
+
+def _get(session: Any, experiment_id: int) -> Experiment:
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is None:
+        raise NotFound(f"experiment {experiment_id} does not exist", field="experiment_id")
+    return experiment  # type: ignore[no-any-return]
+
+
+@router.post("", status_code=201, response_model=ExperimentOut)
+def post_experiment(
+    body: ExperimentIn, session: SessionDep, settings: SettingsDep, _key: AdminKey
+) -> ExperimentOut:
+    """Start an experiment: its variants, metric and bandit policy."""
+    experiment = create_experiment(
+        session,
+        name=body.name,
+        metric=body.metric,
+        policy=body.policy,
+        variants=[(v.name, v.template) for v in body.variants],
+        control=body.control,
+        params=body.params,
+        attribution_hours=body.attribution_hours or settings.attribution_hours,
+        seed=body.seed,
+        now=server_now(),
+    )
+    return experiment_out(session, experiment)
+
+
+@router.get("", response_model=list[ExperimentOut])
+def list_experiments(session: SessionDep, _key: ReadKey) -> list[ExperimentOut]:
+    return [
+        experiment_out(session, e)
+        for e in session.scalars(select(Experiment).order_by(Experiment.id))
+    ]
+
+
+@router.get("/{experiment_id}", response_model=ExperimentOut)
+def get_experiment(experiment_id: int, session: SessionDep, _key: ReadKey) -> ExperimentOut:
+    return experiment_out(session, _get(session, experiment_id))
+
+
+@router.get("/{experiment_id}/results")
+def get_results(
+    experiment_id: int, session: SessionDep, _key: ReadKey, seed: int = 0
+) -> dict[str, Any]:
+    """Per variant: sends, responses, rate with interval, probability to be best, expected loss,
+    lift over control, p-value, sample-ratio check and a plain-language verdict."""
+    _get(session, experiment_id)
+    return experiment_results(session, experiment_id=experiment_id, seed=seed).to_dict()  # type: ignore[no-any-return]
+
+
+@router.post("/{experiment_id}/stop", response_model=ExperimentOut)
+def stop_experiment(experiment_id: int, session: SessionDep, _key: AdminKey) -> ExperimentOut:
+    experiment = _get(session, experiment_id)
+    if experiment.status == "stopped":
+        raise Conflict(f"experiment {experiment_id} is already stopped", field="experiment_id")
+    experiment.status = "stopped"
+    experiment.stopped_at = server_now()
+    session.flush()
+    return experiment_out(session, experiment)

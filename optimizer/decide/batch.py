@@ -1,0 +1,171 @@
+"""Next best action for a pool: the ``capacity`` best sendable leads, ranked by expected value.
+
+Vectorised: one feature load, one lead-score call and one send-time call for the whole pool;
+the gate's permanent blocks and allowed masks per lead; full decisions (logged) only for the
+leads selected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optimizer.compliance import allowed_mask, evaluate
+from optimizer.compliance.store_context import build_contexts
+from optimizer.decide.render import lead_tokens, render
+from optimizer.decide.service import (
+    DecisionService,
+    Prepared,
+    _neutral_message,
+    candidates_for,
+    decision_rng,
+    is_permanent,
+)
+from optimizer.decide.slots import as_datetime64, candidate_slots, primary_zone
+from optimizer.decide.store import load_facts_many, write_decision
+from optimizer.decide.types import PERMANENT_PREFIXES, BatchResult, DecisionRecord
+from optimizer.errors import InvalidInput
+from optimizer.phones import parse_phone
+from optimizer.store.models import Lead
+
+
+def decide_batch(
+    service: DecisionService,
+    session: Session,
+    *,
+    lead_ids: Sequence[int] | None,
+    capacity: int,
+    horizon_hours: int,
+    experiment_id: int | None,
+    template: str | None,
+    now: dt.datetime,
+) -> BatchResult:
+    experiment, candidates = candidates_for(session, experiment_id=experiment_id, template=template)
+    if lead_ids is None:
+        leads = list(session.scalars(select(Lead).order_by(Lead.id)))
+    else:
+        wanted = list(dict.fromkeys(lead_ids))
+        found = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(wanted)))}
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise InvalidInput(
+                f"lead_ids {missing[:5]} do not exist (known lead ids expected)", field="lead_ids"
+            )
+        leads = [found[i] for i in wanted]
+    not_selected: Counter[str] = Counter()
+    versions = service.models.versions()
+    if not leads:
+        return BatchResult(considered=0, selected=(), not_selected={}, model_versions=versions)
+    settings = service.settings
+    neutral = _neutral_message(settings)
+    contexts = build_contexts(
+        session, leads=leads, message=neutral, send_at=now, now=now, settings=settings
+    )
+    facts = load_facts_many(session, leads=leads, now=now)
+    # 1. Permanent blocks: counted by reason, nothing else runs for those leads.
+    open_leads: list[Lead] = []
+    probes = {}
+    for lead in leads:
+        probe = evaluate(contexts[lead.id])
+        if is_permanent(probe):
+            code = next(r.code for r in probe.reasons if r.code.startswith(PERMANENT_PREFIXES))
+            not_selected[code] += 1
+            continue
+        probes[lead.id] = probe
+        open_leads.append(lead)
+    if not open_leads:
+        return BatchResult(
+            considered=len(leads),
+            selected=(),
+            not_selected=dict(not_selected),
+            model_versions=versions,
+        )
+    ids = [lead.id for lead in open_leads]
+    # 2. One lead-score call and one send-time call for the whole pool.
+    scores = service.models.score_frame(service.models.features(session, lead_ids=ids, now=now))
+    slots = candidate_slots(now, horizon_hours)
+    slots64 = as_datetime64(slots)
+    zones = [
+        primary_zone(lead.timezone, parse_phone(lead.phone_e164).time_zones) for lead in open_leads
+    ]
+    slot_probs = service.models.send_time.score_slots(
+        service.models.send_time_features(session, lead_ids=ids, now=now),
+        slots,
+        [zone or "America/New_York" for zone in zones],
+    )
+    slot_probs = np.asarray(slot_probs)
+    # 3. Expected value at each lead's best allowed slot.
+    value = np.zeros(len(open_leads))
+    renderable = np.zeros(len(open_leads), dtype=bool)
+    for i, lead in enumerate(open_leads):
+        tokens = lead_tokens(lead.attributes or {}, facts[lead.id], now, brand=settings.brand_name)
+        texts = [r.text for r in (render(c.template, tokens) for c in candidates) if r.ok]
+        if not texts:
+            not_selected["render.no_variant"] += 1
+            continue
+        renderable[i] = True
+        mask = np.asarray(
+            allowed_mask(replace(contexts[lead.id], message=texts[0]), slots64), dtype=bool
+        )
+        if not mask.any():
+            not_selected["hold.no_allowed_slot"] += 1
+            continue
+        best_response = float(np.max(np.where(mask, slot_probs[i], -1.0)))
+        deal_value = _deal_value(lead)
+        value[i] = scores[i].probability * deal_value * best_response
+    ranked = [i for i in np.argsort(-value, kind="stable") if value[i] > 0]
+    chosen = ranked[:capacity]
+    not_selected["below_capacity"] += max(0, len(ranked) - len(chosen))
+    # 4. Full decisions (gate on the concrete text and time, logged) for the selected leads.
+    selected: list[DecisionRecord] = []
+    for i in chosen:
+        lead = open_leads[i]
+        decision_id = str(uuid.uuid4())
+        prepared = Prepared(
+            lead=lead,
+            zone=zones[i],
+            facts=facts[lead.id],
+            probe=probes[lead.id],
+            context=contexts[lead.id],
+        )
+        record = service._choose(
+            session,
+            prepared=prepared,
+            experiment=experiment,
+            candidates=candidates,
+            score=scores[i],
+            rng=decision_rng(service.seed, decision_id),
+            decision_id=decision_id,
+            horizon_hours=horizon_hours,
+            now=now,
+            slot_probs=slot_probs[i],
+        )
+        record = replace(record, expected_value=float(value[i]))
+        write_decision(session, record, policy=settings.policy)
+        if record.sendable:
+            selected.append(record)
+        else:
+            not_selected[f"{record.action}.at_decision"] += 1
+    return BatchResult(
+        considered=len(leads),
+        selected=tuple(selected),
+        not_selected=dict(not_selected),
+        model_versions=versions,
+    )
+
+
+def _deal_value(lead: Lead) -> float:
+    """Expected value of a conversion: the lead's own ``deal_value`` attribute, else 1."""
+    raw = (lead.attributes or {}).get("deal_value")
+    try:
+        value = float(raw) if raw is not None else 1.0
+    except (TypeError, ValueError):
+        return 1.0
+    return value if value > 0 else 1.0

@@ -1,0 +1,143 @@
+"""The models the decision service uses, loaded once: lead score, send time, bandit choice.
+
+Adapters over ``optimizer.models`` and ``optimizer.bandits`` so that the decision flow sees one
+small interface; without trained champions the baselines answer and the versions say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from optimizer.settings import Settings
+from optimizer.store.models import Lead
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRow:
+    probability: float
+    score: float
+    segment: str
+    top_features: tuple[tuple[str, float], ...]
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlotPick:
+    index: int | None
+    propensity: float
+    probability: float
+
+
+class LoadedModels:
+    def __init__(
+        self, *, settings: Settings, scorer: Any, send_time: Any, exploration: float = 0.05
+    ) -> None:
+        self.settings = settings
+        self.scorer = scorer
+        self.send_time = send_time
+        self.exploration = exploration
+
+    @classmethod
+    def load(cls, settings: Settings) -> LoadedModels:
+        from optimizer.models.send_time import SendTimeModel
+        from optimizer.models.serving import LeadScorer
+
+        return cls(
+            settings=settings,
+            scorer=LeadScorer.load(settings),
+            send_time=SendTimeModel.load(settings),
+        )
+
+    # -- versions --------------------------------------------------------------------------
+    def versions(self) -> dict[str, str]:
+        return {
+            self.settings.lead_score_model_name: str(self.scorer.version),
+            self.settings.send_time_model_name: str(self.send_time.version),
+        }
+
+    def send_time_version(self) -> str:
+        return f"{self.settings.send_time_model_name} {self.send_time.version}"
+
+    # -- lead score ------------------------------------------------------------------------
+    def features(
+        self, session: Session, *, lead_ids: Sequence[int], now: dt.datetime
+    ) -> pd.DataFrame:
+        from optimizer.features import load_lead_features
+
+        return load_lead_features(session, lead_ids=list(lead_ids), as_of=now)
+
+    def score_frame(self, features: pd.DataFrame) -> list[ScoreRow]:
+        scores = self.scorer.score(features)
+        version = str(scores.version)
+        return [
+            ScoreRow(
+                probability=float(scores.probability[i]),
+                score=float(scores.score[i]),
+                segment=str(scores.segment[i]),
+                top_features=tuple((str(f), float(c)) for f, c in scores.reasons[i]),
+                version=version,
+            )
+            for i in range(len(features))
+        ]
+
+    def score_one(self, session: Session, *, lead: Lead, now: dt.datetime) -> ScoreRow:
+        return self.score_frame(self.features(session, lead_ids=[lead.id], now=now))[0]
+
+    # -- send time -------------------------------------------------------------------------
+    def slot_probabilities(
+        self,
+        session: Session,
+        *,
+        lead: Lead,
+        slots: Sequence[dt.datetime],
+        zone: str | None,
+        now: dt.datetime,
+    ) -> np.ndarray:
+        features = self.send_time_features(session, lead_ids=[lead.id], now=now)
+        return np.asarray(
+            self.send_time.score_slots(features, list(slots), zone or "America/New_York")
+        )[0]
+
+    def send_time_features(
+        self, session: Session, *, lead_ids: Sequence[int], now: dt.datetime
+    ) -> pd.DataFrame:
+        return self.send_time.load_features(session, lead_ids=list(lead_ids), as_of=now)
+
+    def choose_slot(
+        self, rng: np.random.Generator, probs: np.ndarray, mask: np.ndarray
+    ) -> SlotPick:
+        from optimizer.models.send_time import choose_slot
+
+        choice = choose_slot(rng, probs, mask, exploration=self.exploration)
+        return SlotPick(
+            index=choice.index,
+            propensity=float(choice.propensity),
+            probability=float(choice.probability),
+        )
+
+    # -- variant ---------------------------------------------------------------------------
+    def choose_variant(
+        self,
+        session: Session,
+        *,
+        experiment_id: int,
+        rng: np.random.Generator,
+        eligible_variant_ids: Sequence[int],
+        now: dt.datetime,
+    ) -> Any:
+        from optimizer.bandits.store import choose_variant
+
+        return choose_variant(
+            session,
+            experiment_id=experiment_id,
+            rng=rng,
+            eligible_variant_ids=eligible_variant_ids,
+            now=now,
+        )

@@ -1,0 +1,387 @@
+"""Next best action for one lead: permanent blocks, score, variant, slot, render, gate, log.
+
+The flow of DESIGN.md: the gate runs first for the permanent blocks (consent, opt-out, DNC,
+invalid number) and last on the concrete text and send time; nothing the models or the bandit
+propose can get past it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optimizer.compliance import (
+    GateContext,
+    Verdict,
+    allowed_mask,
+    evaluate,
+    next_allowed_at,
+    segment_info,
+)
+from optimizer.compliance.store_context import build_context
+from optimizer.decide.models import LoadedModels, ScoreRow
+from optimizer.decide.render import LeadFacts, lead_tokens, render
+from optimizer.decide.slots import as_datetime64, candidate_slots, local_iso, primary_zone
+from optimizer.decide.store import load_facts, write_decision
+from optimizer.decide.types import (
+    PERMANENT_PREFIXES,
+    DecisionReason,
+    DecisionRecord,
+    TopFeature,
+)
+from optimizer.errors import InvalidInput, NotFound
+from optimizer.phones import parse_phone
+from optimizer.settings import Settings
+from optimizer.store.models import Experiment, Lead, Variant
+
+
+@dataclass(frozen=True)
+class Candidate:
+    variant_id: int | None
+    variant_name: str | None
+    template: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything about one lead that does not depend on the chosen variant or slot."""
+
+    lead: Lead
+    zone: str | None
+    facts: LeadFacts
+    probe: Verdict
+    context: GateContext
+
+
+def decision_rng(seed: int, decision_id: str) -> np.random.Generator:
+    """Each decision's draws are reproducible from the service seed and the decision id."""
+    digest = hashlib.sha256(decision_id.encode()).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
+def reasons_of(verdict: Verdict) -> tuple[DecisionReason, ...]:
+    return tuple(DecisionReason(r.code, r.message, r.source) for r in verdict.reasons)
+
+
+def is_permanent(verdict: Verdict) -> bool:
+    return any(r.code.startswith(PERMANENT_PREFIXES) for r in verdict.reasons)
+
+
+def candidates_for(
+    session: Session, *, experiment_id: int | None, template: str | None
+) -> tuple[Experiment | None, list[Candidate]]:
+    if experiment_id is None:
+        if template is None:
+            raise InvalidInput("one of experiment_id or template is required", field="template")
+        return None, [Candidate(None, None, template)]
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is None:
+        raise NotFound(f"experiment {experiment_id} does not exist", field="experiment_id")
+    if experiment.status != "running":
+        raise InvalidInput(
+            f"experiment {experiment_id} is {experiment.status} (a running experiment expected)",
+            field="experiment_id",
+        )
+    variants = session.scalars(
+        select(Variant).where(Variant.experiment_id == experiment_id).order_by(Variant.position)
+    ).all()
+    return experiment, [Candidate(v.id, v.name, v.template) for v in variants if not v.paused]
+
+
+class DecisionService:
+    def __init__(self, *, settings: Settings, models: LoadedModels, seed: int = 0) -> None:
+        self.settings = settings
+        self.models = models
+        self.seed = seed
+
+    # -- the single-lead path -------------------------------------------------------------
+    def decide(
+        self,
+        session: Session,
+        *,
+        lead_id: int,
+        experiment_id: int | None,
+        template: str | None,
+        horizon_hours: int,
+        now: dt.datetime,
+    ) -> DecisionRecord:
+        lead = session.get(Lead, lead_id)
+        if lead is None:
+            raise NotFound(f"lead {lead_id} does not exist", field="lead_id")
+        experiment, candidates = candidates_for(
+            session, experiment_id=experiment_id, template=template
+        )
+        prepared = self.prepare(session, lead=lead, candidates=candidates, now=now)
+        decision_id = str(uuid.uuid4())
+        rng = decision_rng(self.seed, decision_id)
+        if is_permanent(prepared.probe):
+            record = self._blocked(
+                prepared, decision_id=decision_id, experiment=experiment, now=now
+            )
+            write_decision(session, record, policy=self.settings.policy)
+            return record
+        score = self.models.score_one(session, lead=lead, now=now)
+        record = self._choose(
+            session,
+            prepared=prepared,
+            experiment=experiment,
+            candidates=candidates,
+            score=score,
+            rng=rng,
+            decision_id=decision_id,
+            horizon_hours=horizon_hours,
+            now=now,
+        )
+        write_decision(session, record, policy=self.settings.policy)
+        return record
+
+    def prepare(
+        self, session: Session, *, lead: Lead, candidates: Sequence[Candidate], now: dt.datetime
+    ) -> Prepared:
+        phone = parse_phone(lead.phone_e164)
+        zone = primary_zone(lead.timezone, phone.time_zones)
+        facts = load_facts(session, lead=lead, now=now)
+        probe_text = candidates[0].template if candidates else ""
+        context = build_context(
+            session, lead=lead, message=probe_text, send_at=now, now=now, settings=self.settings
+        )
+        # The probe checks only what does not depend on the message: content is checked later on
+        # the rendered text.
+        probe = evaluate(replace(context, message=_neutral_message(self.settings)))
+        return Prepared(lead=lead, zone=zone, facts=facts, probe=probe, context=context)
+
+    def _blocked(
+        self,
+        prepared: Prepared,
+        *,
+        decision_id: str,
+        experiment: Experiment | None,
+        now: dt.datetime,
+    ) -> DecisionRecord:
+        permanent = tuple(
+            r for r in reasons_of(prepared.probe) if r.code.startswith(PERMANENT_PREFIXES)
+        )
+        return DecisionRecord(
+            decision_id=decision_id,
+            lead_id=prepared.lead.id,
+            action="suppress",
+            send_at=None,
+            send_at_local=None,
+            timezone=prepared.zone,
+            experiment_id=experiment.id if experiment else None,
+            variant_id=None,
+            variant_name=None,
+            text=None,
+            segments=None,
+            encoding=None,
+            score=None,
+            probability=None,
+            segment=None,
+            top_features=(),
+            reasons=permanent,
+            compliance_allowed=False,
+            compliance_reasons=reasons_of(prepared.probe),
+            next_allowed_at=None,
+            rules_version=prepared.probe.rules_version,
+            propensity=None,
+            slot_propensity=None,
+            expected_response=None,
+            model_versions=self.models.versions(),
+            created_at=now,
+            as_of=now,
+        )
+
+    def _choose(
+        self,
+        session: Session,
+        *,
+        prepared: Prepared,
+        experiment: Experiment | None,
+        candidates: Sequence[Candidate],
+        score: ScoreRow,
+        rng: np.random.Generator,
+        decision_id: str,
+        horizon_hours: int,
+        now: dt.datetime,
+        slot_probs: np.ndarray | None = None,
+    ) -> DecisionRecord:
+        lead = prepared.lead
+        reasons: list[DecisionReason] = [
+            DecisionReason(
+                f"score.{score.segment}",
+                f"lead score {score.score:.0f}/100 ({score.segment}), P(convert) = {score.probability:.3f} "
+                f"by {score.version}",
+            )
+        ]
+        tokens = lead_tokens(
+            lead.attributes or {}, prepared.facts, now, brand=self.settings.brand_name
+        )
+        rendered = {c.variant_id: render(c.template, tokens) for c in candidates}
+        eligible = [c for c in candidates if rendered[c.variant_id].ok]
+        for c in candidates:
+            if not rendered[c.variant_id].ok:
+                missing = ", ".join(rendered[c.variant_id].missing)
+                reasons.append(
+                    DecisionReason(
+                        "variant.ineligible",
+                        f"variant {c.variant_name or 'template'!r} needs {missing}, which this lead lacks",
+                    )
+                )
+        base = dict(
+            decision_id=decision_id,
+            lead_id=lead.id,
+            timezone=prepared.zone,
+            experiment_id=experiment.id if experiment else None,
+            score=score.score,
+            probability=score.probability,
+            segment=score.segment,
+            top_features=tuple(TopFeature(f, c) for f, c in score.top_features),
+            model_versions=self.models.versions(),
+            created_at=now,
+            as_of=now,
+        )
+        if not eligible:
+            return DecisionRecord(
+                **base,  # type: ignore[arg-type]
+                action="hold",
+                send_at=None,
+                send_at_local=None,
+                variant_id=None,
+                variant_name=None,
+                text=None,
+                segments=None,
+                encoding=None,
+                reasons=(
+                    *reasons,
+                    DecisionReason("render.no_variant", "no variant can be rendered for this lead"),
+                ),
+                compliance_allowed=False,
+                compliance_reasons=(),
+                next_allowed_at=None,
+                rules_version=prepared.probe.rules_version,
+                propensity=None,
+                slot_propensity=None,
+                expected_response=None,
+            )
+        # Variant: the experiment's bandit chooses among the variants this lead can receive.
+        propensity: float | None = 1.0
+        chosen = eligible[0]
+        if experiment is not None:
+            choice = self.models.choose_variant(
+                session,
+                experiment_id=experiment.id,
+                rng=rng,
+                eligible_variant_ids=[c.variant_id for c in eligible if c.variant_id is not None],
+                now=now,
+            )
+            chosen = next(c for c in eligible if c.variant_id == choice.variant_id)
+            propensity = choice.propensity
+            reasons.append(
+                DecisionReason(
+                    "variant.bandit",
+                    f"{choice.policy} chose {chosen.variant_name!r} with probability {propensity:.3f}"
+                    + (f" ({choice.reason})" if choice.reason else ""),
+                )
+            )
+        text = rendered[chosen.variant_id].text
+        assert text is not None
+        seg = segment_info(text)
+        context = replace(prepared.context, message=text)
+        # Send time: the gate's allowed mask over the horizon, the send-time model among the rest.
+        slots = candidate_slots(now, horizon_hours)
+        mask = np.asarray(allowed_mask(context, as_datetime64(slots)), dtype=bool)
+        now_verdict = evaluate(replace(context, send_at=now))
+        for reason in now_verdict.reasons:
+            reasons.append(DecisionReason(reason.code, f"not now: {reason.message}", reason.source))
+        if not mask.any():
+            later = next_allowed_at(replace(context, send_at=now))
+            return DecisionRecord(
+                **base,  # type: ignore[arg-type]
+                action="hold",
+                send_at=None,
+                send_at_local=None,
+                variant_id=chosen.variant_id,
+                variant_name=chosen.variant_name,
+                text=text,
+                segments=seg.segments,
+                encoding=seg.encoding,
+                reasons=(
+                    *reasons,
+                    DecisionReason(
+                        "hold.no_allowed_slot",
+                        f"no allowed send time in the next {horizon_hours} h",
+                    ),
+                ),
+                compliance_allowed=False,
+                compliance_reasons=reasons_of(now_verdict),
+                next_allowed_at=later,
+                rules_version=now_verdict.rules_version,
+                propensity=propensity,
+                slot_propensity=None,
+                expected_response=None,
+            )
+        speed_window = dt.timedelta(minutes=self.settings.speed_to_lead_minutes)
+        is_new = (now - lead.created_at) <= speed_window and not prepared.facts.touched
+        if slot_probs is None:
+            slot_probs = self.models.slot_probabilities(
+                session, lead=lead, slots=slots, zone=prepared.zone, now=now
+            )
+        if is_new and mask[0]:
+            index, slot_propensity = 0, 1.0
+            reasons.append(
+                DecisionReason(
+                    "speed_to_lead",
+                    f"new lead (created {int((now - lead.created_at).total_seconds())} s ago, no touch yet): "
+                    "first contact now",
+                )
+            )
+        else:
+            slot = self.models.choose_slot(rng, slot_probs, mask)
+            assert slot.index is not None
+            index, slot_propensity = slot.index, slot.propensity
+            reasons.append(
+                DecisionReason(
+                    "slot.model",
+                    f"best allowed slot by {self.models.send_time_version()}: predicted response "
+                    f"{slot_probs[index]:.3f} (chosen with probability {slot_propensity:.3f})",
+                )
+            )
+        send_at = slots[index]
+        final = evaluate(replace(context, send_at=send_at))
+        action = "send_now" if index == 0 else "send_at"
+        if not final.allowed:  # the last word is the gate's, on the concrete text and time
+            action = "hold"
+            reasons.append(
+                DecisionReason("gate.denied", "the gate denied the chosen text and time")
+            )
+        return DecisionRecord(
+            **base,  # type: ignore[arg-type]
+            action=action,
+            send_at=send_at if final.allowed else None,
+            send_at_local=local_iso(send_at, prepared.zone) if final.allowed else None,
+            variant_id=chosen.variant_id,
+            variant_name=chosen.variant_name,
+            text=text,
+            segments=seg.segments,
+            encoding=seg.encoding,
+            reasons=tuple(reasons),
+            compliance_allowed=final.allowed,
+            compliance_reasons=reasons_of(final),
+            next_allowed_at=final.next_allowed_at,
+            rules_version=final.rules_version,
+            propensity=propensity,
+            slot_propensity=slot_propensity,
+            expected_response=float(slot_probs[index]),
+        )
+
+
+def _neutral_message(settings: Settings) -> str:
+    """A message that passes every content rule, so the probe sees only lead-level rules."""
+    return f"{settings.brand_name}: hello. Reply STOP to opt out."

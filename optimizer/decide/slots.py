@@ -1,0 +1,40 @@
+"""Candidate send slots over the horizon, and local-time display."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+
+def candidate_slots(now: dt.datetime, horizon_hours: int) -> list[dt.datetime]:
+    """``now`` itself, then every following full hour, ``horizon_hours`` slots in all (UTC)."""
+    now = now.astimezone(dt.UTC)
+    next_hour = now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+    return [now] + [next_hour + dt.timedelta(hours=i) for i in range(horizon_hours - 1)]
+
+
+def as_datetime64(slots: list[dt.datetime]) -> np.ndarray:
+    return np.array(
+        [s.astimezone(dt.UTC).replace(tzinfo=None) for s in slots], dtype="datetime64[ns]"
+    )
+
+
+def local_iso(at: dt.datetime | None, zone: str | None) -> str | None:
+    if at is None or zone is None:
+        return None
+    return at.astimezone(ZoneInfo(zone)).isoformat()
+
+
+def primary_zone(explicit: str | None, candidates: tuple[str, ...]) -> str | None:
+    """The zone to show and to read the recipient's local hour in (the gate checks them all)."""
+    if explicit:
+        return explicit
+    if not candidates:
+        return None
+    preferred = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
+    for zone in preferred:
+        if zone in candidates:
+            return zone
+    return candidates[0]

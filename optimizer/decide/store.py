@@ -1,0 +1,167 @@
+"""Reading a lead's facts and writing / reading the decision log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from optimizer.decide.render import LeadFacts
+from optimizer.decide.types import DecisionReason, DecisionRecord, TopFeature
+from optimizer.errors import NotFound
+from optimizer.store.models import Decision, DecisionConfirmation, Event, Lead, Variant
+
+
+def load_facts(session: Session, *, lead: Lead, now: dt.datetime) -> LeadFacts:
+    """The latest visit, purchase and reply before ``now``, and whether the lead was ever texted."""
+    return load_facts_many(session, leads=[lead], now=now)[lead.id]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _reasons_json(reasons: tuple[DecisionReason, ...]) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in reasons]
+
+
+def write_decision(session: Session, record: DecisionRecord, *, policy: str) -> Decision:
+    """Append the decision to the log (append-only: never updated afterwards)."""
+    row = Decision(
+        id=record.decision_id,
+        lead_id=record.lead_id,
+        created_at=record.created_at,
+        as_of=record.as_of,
+        action=record.action,
+        send_at=record.send_at,
+        timezone=record.timezone,
+        experiment_id=record.experiment_id,
+        variant_id=record.variant_id,
+        text=record.text,
+        segments=record.segments,
+        score=record.score,
+        probability=record.probability,
+        segment=record.segment,
+        reasons=_reasons_json(record.reasons),
+        allowed=record.compliance_allowed,
+        compliance={
+            "allowed": record.compliance_allowed,
+            "reasons": _reasons_json(record.compliance_reasons),
+            "next_allowed_at": record.next_allowed_at.isoformat()
+            if record.next_allowed_at
+            else None,
+            "rules_version": record.rules_version,
+        },
+        next_allowed_at=record.next_allowed_at,
+        propensity=record.propensity,
+        slot_propensity=record.slot_propensity,
+        model_versions=record.model_versions,
+        rules_version=record.rules_version,
+        policy=policy,
+        first_in_sequence=False,
+        explanation={
+            "variant_name": record.variant_name,
+            "encoding": record.encoding,
+            "send_at_local": record.send_at_local,
+            "top_features": [[f.feature, f.contribution] for f in record.top_features],
+            "expected_response": record.expected_response,
+            "expected_value": record.expected_value,
+        },
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _reasons_from(items: list[Any]) -> tuple[DecisionReason, ...]:
+    return tuple(DecisionReason(i["code"], i["message"], i.get("source")) for i in items or [])
+
+
+def read_decision(session: Session, decision_id: str) -> DecisionRecord:
+    row = session.get(Decision, decision_id)
+    if row is None:
+        raise NotFound(f"decision {decision_id!r} does not exist", field="decision_id")
+    return record_from_row(session, row)
+
+
+def record_from_row(session: Session, row: Decision) -> DecisionRecord:
+    explanation = row.explanation or {}
+    compliance = row.compliance or {}
+    confirmation = session.scalars(
+        select(DecisionConfirmation).where(DecisionConfirmation.decision_id == row.id)
+    ).first()
+    variant_name = explanation.get("variant_name")
+    if variant_name is None and row.variant_id is not None:
+        variant = session.get(Variant, row.variant_id)
+        variant_name = variant.name if variant else None
+    return DecisionRecord(
+        decision_id=row.id,
+        lead_id=row.lead_id,
+        action=row.action,
+        send_at=row.send_at,
+        send_at_local=explanation.get("send_at_local"),
+        timezone=row.timezone,
+        experiment_id=row.experiment_id,
+        variant_id=row.variant_id,
+        variant_name=variant_name,
+        text=row.text,
+        segments=row.segments,
+        encoding=explanation.get("encoding"),
+        score=row.score,
+        probability=row.probability,
+        segment=row.segment,
+        top_features=tuple(TopFeature(f, float(c)) for f, c in explanation.get("top_features", [])),
+        reasons=_reasons_from(row.reasons),
+        compliance_allowed=row.allowed,
+        compliance_reasons=_reasons_from(compliance.get("reasons", [])),
+        next_allowed_at=row.next_allowed_at,
+        rules_version=row.rules_version,
+        propensity=row.propensity,
+        slot_propensity=row.slot_propensity,
+        expected_response=explanation.get("expected_response"),
+        model_versions=dict(row.model_versions or {}),
+        created_at=row.created_at,
+        as_of=row.as_of,
+        expected_value=explanation.get("expected_value"),
+        confirmation=None
+        if confirmation is None
+        else {
+            "allowed": confirmation.allowed,
+            "confirmed_at": confirmation.confirmed_at.isoformat(),
+            "reasons": confirmation.reasons,
+            "event_id": confirmation.event_id,
+        },
+    )
+
+
+def load_facts_many(
+    session: Session, *, leads: list[Lead], now: dt.datetime
+) -> dict[int, LeadFacts]:
+    """:func:`load_facts` for a pool, in two queries."""
+    ids = [lead.id for lead in leads]
+    latest: dict[int, dict[str, dt.datetime]] = {i: {} for i in ids}
+    for chunk_start in range(0, len(ids), 5000):
+        chunk = ids[chunk_start : chunk_start + 5000]
+        rows = session.execute(
+            select(Event.lead_id, Event.type, func.max(Event.occurred_at))
+            .where(Event.lead_id.in_(chunk), Event.occurred_at <= now)
+            .group_by(Event.lead_id, Event.type)
+        ).all()
+        for lead_id, kind, at in rows:
+            if at is not None:
+                latest[lead_id][kind] = _aware(at)
+    result: dict[int, LeadFacts] = {}
+    for lead in leads:
+        own = latest[lead.id]
+        replies = [own[t] for t in ("reply", "inbound") if t in own]
+        purchases = [own[t] for t in ("purchase", "conversion") if t in own]
+        result[lead.id] = LeadFacts(
+            created_at=lead.created_at,
+            last_visit_at=own.get("visit"),
+            last_purchase_at=max(purchases) if purchases else None,
+            last_reply_at=max(replies) if replies else None,
+            touched="sent" in own,
+        )
+    return result
