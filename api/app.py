@@ -7,9 +7,11 @@ schema and keeps everything the routes need in ``app.state.optimizer``.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
@@ -21,8 +23,17 @@ from optimizer import __version__
 from optimizer.settings import Settings, get_settings
 from optimizer.store.db import make_engine, session_factory, upgrade
 
+logger = logging.getLogger(__name__)
+
 # Routers of the product areas, each a module of api/routes exposing `router`.
 _OPTIONAL_ROUTERS: tuple[str, ...] = ("leads", "events", "decisions", "experiments", "admin")
+
+
+def _load_models(state: AppState) -> None:
+    try:
+        state.decisions()
+    except Exception:  # logged; /readyz reports the failure, decisions retry the load
+        logger.exception("loading the decision models failed")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,6 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             schema_revision=revision,
         )
         try:
+            # Load the champions now, so the first decision does not pay for it; a model that
+            # cannot load leaves the service up (the baselines answer) and /readyz says why.
+            await anyio.to_thread.run_sync(_load_models, app.state.optimizer)
             yield
         finally:
             engine.dispose()

@@ -45,7 +45,8 @@ def get_session(state: StateDep) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# Committed before the response leaves: a client that reads its own write sees it.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def server_now() -> dt.datetime:

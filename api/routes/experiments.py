@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from optimizer.bandits.store import create_experiment, experiment_results
 from sqlalchemy import select
 
 from api.deps import AdminKey, ReadKey, SessionDep, SettingsDep, server_now
 from api.schemas import ExperimentIn, ExperimentOut, VariantOut
+from optimizer.bandits.store import create_experiment, experiment_results
 from optimizer.errors import Conflict, NotFound
 from optimizer.store.models import Experiment, Variant
 

@@ -69,19 +69,21 @@ class LoadedModels:
     def features(
         self, session: Session, *, lead_ids: Sequence[int], now: dt.datetime
     ) -> pd.DataFrame:
-        from optimizer.features import load_lead_features
+        from optimizer.features.store import load_lead_features
 
         return load_lead_features(session, lead_ids=list(lead_ids), as_of=now)
 
-    def score_frame(self, features: pd.DataFrame) -> list[ScoreRow]:
-        scores = self.scorer.score(features)
-        version = str(scores.version)
+    def score_frame(self, features: pd.DataFrame, *, explain: bool = True) -> list[ScoreRow]:
+        scores = self.scorer.score(features, explain=explain)
+        version = str(scores.model_version)
         return [
             ScoreRow(
                 probability=float(scores.probability[i]),
                 score=float(scores.score[i]),
                 segment=str(scores.segment[i]),
-                top_features=tuple((str(f), float(c)) for f, c in scores.reasons[i]),
+                top_features=tuple((str(f), float(c)) for f, c in scores.reasons[i])
+                if scores.reasons
+                else (),
                 version=version,
             )
             for i in range(len(features))
@@ -108,7 +110,9 @@ class LoadedModels:
     def send_time_features(
         self, session: Session, *, lead_ids: Sequence[int], now: dt.datetime
     ) -> pd.DataFrame:
-        return self.send_time.load_features(session, lead_ids=list(lead_ids), as_of=now)
+        from optimizer.decide.send_time_store import load_send_time_features
+
+        return load_send_time_features(session, lead_ids=list(lead_ids), as_of=now)
 
     def choose_slot(
         self, rng: np.random.Generator, probs: np.ndarray, mask: np.ndarray

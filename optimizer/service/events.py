@@ -181,10 +181,10 @@ def _record_bandit_opt_out(
         return
     from optimizer.bandits.store import record_opt_out
 
-    record_opt_out(session, decision_id=decision.id, now=now)
+    record_opt_out(session, decision_id=decision.id, now=at)
 
 
-def _attribute_outcome(session: Session, *, event: Event, now: dt.datetime) -> None:
+def _attribute_outcome(session: Session, *, event: Event) -> None:
     metrics = OUTCOME_METRICS.get(event.type)
     if not metrics:
         return
@@ -205,7 +205,7 @@ def _attribute_outcome(session: Session, *, event: Event, now: dt.datetime) -> N
         metric=experiment.metric,
         value=value,
         event_id=event.id,
-        now=now,
+        now=event.occurred_at,  # the window is measured to when the outcome happened
     )
 
 
@@ -306,7 +306,7 @@ def ingest_events(
                 )
             )
             continue
-        _attribute_outcome(session, event=row, now=now)
+        _attribute_outcome(session, event=row)
     return IngestResult(
         accepted=accepted, duplicates=duplicates, actions=tuple(actions), event_ids=tuple(event_ids)
     )

@@ -53,9 +53,21 @@ def make_keys(settings: Settings) -> dict[str, str]:
     return keys
 
 
+@pytest.fixture(scope="session")
+def shared_mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One MLflow store for the API tests: creating its tables takes seconds."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
 @pytest.fixture
-def live_settings(tmp_path: Path) -> Settings:
-    return Settings(var_dir=tmp_path / "var", simulation=True, brand_name="Acme Dental", seed=11)
+def live_settings(tmp_path: Path, shared_mlflow_uri: str) -> Settings:
+    return Settings(
+        var_dir=tmp_path / "var",
+        mlflow_tracking_uri=shared_mlflow_uri,
+        simulation=True,
+        brand_name="Acme Dental",
+        seed=11,
+    )
 
 
 @pytest.fixture
@@ -70,7 +82,7 @@ def live_server(live_settings: Settings) -> Iterator[LiveServer]:
     thread.start()
     deadline = time.monotonic() + 60
     while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
+        if time.monotonic() > deadline or not thread.is_alive():  # pragma: no cover
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     yield LiveServer(base_url=f"http://127.0.0.1:{port}", settings=live_settings, keys=keys)

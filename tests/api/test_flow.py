@@ -180,7 +180,7 @@ def test_bandit_learns_from_rewards(live_server: LiveServer) -> None:
         client.post("/v1/events", json={"events": [reply]})
         client.post("/v1/events", json={"events": [reply]})  # replayed: must not count twice
         results = client.get(f"/v1/experiments/{experiment['id']}/results").json()
-    arms = {arm["name"]: arm for arm in results["arms"]}
+    arms = {arm["name"]: arm for arm in results["variants"]}
     chosen = next(v["name"] for v in experiment["variants"] if v["id"] == decision["variant_id"])
     assert arms[chosen]["sends"] == 1
     assert arms[chosen]["successes"] == 1

@@ -1,0 +1,86 @@
+"""Reports as JSON (bearer key with the ``read`` scope): the numbers behind the /ui pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import ReadKey, SessionDep
+from optimizer import reports
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+PeriodQuery = Annotated[
+    str, Query(description="all | 7d | 30d | 90d, counted back from the data's last activity")
+]
+DayQuery = Annotated[dt.date | None, Query(description="first day (UTC), ISO date")]
+EndQuery = Annotated[dt.date | None, Query(description="last day (UTC, inclusive), ISO date")]
+
+
+def _period(
+    session: SessionDep, period: str, start: dt.date | None, end: dt.date | None
+) -> reports.Period:
+    return reports.resolve_period(reports.data_span(session), preset=period, start=start, end=end)
+
+
+@router.get("/experiments")
+def experiments(session: SessionDep, _key: ReadKey) -> dict[str, Any]:
+    """Every experiment with status, metric, leader, probability to be best and sends."""
+    return reports.experiment_list(session).to_dict()
+
+
+@router.get("/experiments/{experiment_id}")
+def experiment(
+    experiment_id: int, session: SessionDep, _key: ReadKey, seed: int = 0
+) -> dict[str, Any]:
+    """One experiment: per-variant statistics, verdict, SRM, guardrail and chart series."""
+    return reports.experiment_report(session, experiment_id=experiment_id, seed=seed).to_dict()
+
+
+@router.get("/health")
+def health(
+    session: SessionDep,
+    _key: ReadKey,
+    period: PeriodQuery = "all",
+    start: DayQuery = None,
+    end: EndQuery = None,
+) -> dict[str, Any]:
+    """List health over the period, with a weekly trend."""
+    chosen = _period(session, period, start, end)
+    return reports.list_health(session, period=chosen).to_dict()
+
+
+@router.get("/segments")
+def segments(
+    session: SessionDep,
+    _key: ReadKey,
+    period: PeriodQuery = "all",
+    start: DayQuery = None,
+    end: EndQuery = None,
+    min_sends: Annotated[int, Query(ge=1, le=100_000)] = 30,
+) -> dict[str, Any]:
+    """Conversion and revenue per message by segment, variant, local hour, weekday, vertical."""
+    chosen = _period(session, period, start, end)
+    return reports.segment_breakdown(session, period=chosen, min_sends=min_sends).to_dict()
+
+
+@router.get("/attribution")
+def attribution(
+    session: SessionDep,
+    _key: ReadKey,
+    period: PeriodQuery = "all",
+    start: DayQuery = None,
+    end: EndQuery = None,
+    lookback_days: Annotated[int, Query(ge=1, le=365)] = 14,
+) -> dict[str, Any]:
+    """Conversions and revenue credited by first, last and linear touch."""
+    chosen = _period(session, period, start, end)
+    return reports.attribution(session, period=chosen, lookback_days=lookback_days).to_dict()
+
+
+@router.get("/leads/{lead_id}")
+def lead(lead_id: int, session: SessionDep, _key: ReadKey) -> dict[str, Any]:
+    """One lead's timeline across channels, current score with reasons, and decisions."""
+    return reports.lead_report(session, lead_id=lead_id).to_dict()

@@ -1,0 +1,336 @@
+"""Pages for marketers under /ui: server-rendered, no JavaScript, every asset served here.
+
+Access: the login form takes a key with the ``read`` scope once and keeps it in an ``HttpOnly``,
+``SameSite=Strict`` cookie; a page requested without it redirects to the form. Output is escaped
+by Jinja2's autoescaping, and a strict Content-Security-Policy forbids scripts altogether.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+from sqlalchemy import select
+
+from api.deps import AUTH_COOKIE, SessionDep, StateDep, authenticate
+from api.state import AppState
+from optimizer import reports
+from optimizer.errors import InvalidInput, NotFound
+from optimizer.reports import charts
+from optimizer.service.keys import has_scope
+from optimizer.store.models import ApiKey, Lead
+
+API_DIR = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = API_DIR / "templates"
+STATIC_DIR = API_DIR / "static"
+COOKIE_MAX_AGE = 12 * 3600
+DEFAULT_PAGE = "/ui/experiments"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+router = APIRouter(prefix="/ui", tags=["ui"], include_in_schema=False)
+
+
+# ---- formatting filters (templates only format; numbers come from optimizer.reports) ----
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _signed_pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value * 100:+.{digits}f}%"
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"${value:,.2f}"
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _when(value: dt.datetime | dt.date | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    env.filters.update(pct=_pct, signed_pct=_signed_pct, money=_money, num=_num, when=_when)
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def _page(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> Response:
+    response = templates.TemplateResponse(
+        request, name, {"nav": _nav_active(request), **context}, status_code=status_code
+    )
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _nav_active(request: Request) -> str:
+    parts = request.url.path.split("/")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _svg(chart: charts.Chart) -> Markup:
+    # The SVG is built by optimizer.reports.svg, which escapes every label it writes.
+    return Markup(chart.svg)
+
+
+# ---- access ----
+
+
+def _safe_next(target: str | None) -> str:
+    """Only our own pages are valid targets after login (no open redirect)."""
+    if target and target.startswith("/ui/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return DEFAULT_PAGE
+
+
+def _viewer(request: Request, state: AppState) -> ApiKey:
+    key = authenticate(request, state, allow_cookie=True)
+    if key is None or not has_scope(key, "read"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise HTTPException(
+            status_code=303,
+            detail="login required (a key with the 'read' scope)",
+            headers={"Location": f"/ui/login?next={quote(target, safe='')}"},
+        )
+    return key
+
+
+@router.get("", include_in_schema=False)
+def index() -> RedirectResponse:
+    return RedirectResponse(DEFAULT_PAGE, status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = DEFAULT_PAGE) -> Response:
+    return _page(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    state: StateDep,
+    key: Annotated[str, Form(max_length=500)],
+    next: Annotated[str, Form(max_length=2000)] = DEFAULT_PAGE,
+) -> Response:
+    from optimizer.service.keys import verify_key
+
+    with state.sessions() as session:
+        row = verify_key(session, key.strip())
+        allowed = row is not None and has_scope(row, "read")
+    if not allowed:
+        return _page(
+            request,
+            "login.html",
+            {
+                "next": _safe_next(next),
+                "error": "That key is not valid or lacks the 'read' scope.",
+            },
+            status_code=401,
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        AUTH_COOKIE,
+        key.strip(),
+        max_age=COOKIE_MAX_AGE,
+        path="/ui",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(AUTH_COOKIE, path="/ui", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    allowed = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file()}
+    if name not in allowed:
+        raise HTTPException(status_code=404, detail=f"static file {name!r} does not exist")
+    return FileResponse(allowed[name], headers={"Cache-Control": "max-age=3600"})
+
+
+# ---- pages ----
+
+
+def _period_context(
+    session: SessionDep, period: str, start: dt.date | None, end: dt.date | None
+) -> tuple[reports.Period, dict[str, Any]]:
+    span = reports.data_span(session)
+    try:
+        chosen = reports.resolve_period(span, preset=period, start=start, end=end)
+    except InvalidInput:
+        chosen = reports.resolve_period(span, preset="all")
+        period = "all"
+    custom = start is not None or end is not None
+    return chosen, {
+        "period": chosen,
+        "preset": "custom" if custom else (period or "all"),
+        "start_day": chosen.start.date().isoformat(),
+        "end_day": (chosen.end - dt.timedelta(microseconds=1)).date().isoformat(),
+        "span": span,
+    }
+
+
+PresetQuery = Annotated[str, Query(max_length=10)]
+
+
+@router.get("/experiments")
+def experiments_page(request: Request, state: StateDep, session: SessionDep) -> Response:
+    _viewer(request, state)
+    listing = reports.experiment_list(session)
+    return _page(request, "experiments.html", {"listing": listing})
+
+
+@router.get("/experiments/{experiment_id}")
+def experiment_page(
+    experiment_id: int, request: Request, state: StateDep, session: SessionDep
+) -> Response:
+    _viewer(request, state)
+    try:
+        report = reports.experiment_report(session, experiment_id=experiment_id)
+    except NotFound as exc:
+        return _page(request, "not_found.html", {"message": exc.message}, status_code=404)
+    return _page(
+        request,
+        "experiment.html",
+        {"report": report, "charts": [(c, _svg(c)) for c in charts.experiment_charts(report)]},
+    )
+
+
+@router.get("/health")
+def health_page(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    period: PresetQuery = "all",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> Response:
+    _viewer(request, state)
+    chosen, context = _period_context(session, period, start, end)
+    report = reports.list_health(session, period=chosen)
+    return _page(
+        request,
+        "health.html",
+        {
+            **context,
+            "report": report,
+            "charts": [(c, _svg(c)) for c in charts.health_charts(report)],
+            "gauge": _svg(charts.opt_out_gauge(report)),
+        },
+    )
+
+
+@router.get("/segments")
+def segments_page(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    period: PresetQuery = "all",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> Response:
+    _viewer(request, state)
+    chosen, context = _period_context(session, period, start, end)
+    report = reports.segment_breakdown(session, period=chosen)
+    segment_charts = charts.segment_charts(report)
+    return _page(
+        request,
+        "segments.html",
+        {
+            **context,
+            "report": report,
+            "breakdowns": [(b, _svg(segment_charts[b.dimension])) for b in report.breakdowns],
+        },
+    )
+
+
+@router.get("/attribution")
+def attribution_page(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    period: PresetQuery = "all",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> Response:
+    _viewer(request, state)
+    chosen, context = _period_context(session, period, start, end)
+    report = reports.attribution(session, period=chosen)
+    return _page(
+        request,
+        "attribution.html",
+        {
+            **context,
+            "report": report,
+            "charts": [(c, _svg(c)) for c in charts.attribution_charts(report)],
+        },
+    )
+
+
+@router.get("/leads")
+def lead_lookup(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """Find a lead by id or external id."""
+    _viewer(request, state)
+    query = q.strip()
+    lead_id = None
+    if query:
+        found = session.scalars(select(Lead.id).where(Lead.external_id == query)).first()
+        if found is None and query.isdigit():
+            found = session.scalars(select(Lead.id).where(Lead.id == int(query))).first()
+        lead_id = found
+    if lead_id is not None:
+        return RedirectResponse(f"/ui/leads/{lead_id}", status_code=303)
+    return _page(request, "lead_lookup.html", {"q": query, "missing": bool(query)})
+
+
+@router.get("/leads/{lead_id}")
+def lead_page(lead_id: int, request: Request, state: StateDep, session: SessionDep) -> Response:
+    _viewer(request, state)
+    try:
+        report = reports.lead_report(session, lead_id=lead_id)
+    except NotFound as exc:
+        return _page(request, "not_found.html", {"message": exc.message}, status_code=404)
+    return _page(request, "lead.html", {"report": report})
