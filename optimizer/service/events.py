@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -82,6 +82,51 @@ class IngestResult:
     duplicates: int
     actions: tuple[Action, ...] = ()
     event_ids: tuple[int, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """What the follow-up steps need of an event just stored."""
+
+    id: int
+    lead_id: int
+    type: str
+    channel: str
+    occurred_at: dt.datetime
+    text: str | None
+    value: float | None
+    decision_id: str | None
+    rule: str | None
+
+    @classmethod
+    def of(cls, event_id: int, row: dict[str, Any]) -> StoredEvent:
+        return cls(
+            id=event_id,
+            lead_id=row["lead_id"],
+            type=row["type"],
+            channel=row["channel"],
+            occurred_at=row["occurred_at"],
+            text=row["text"],
+            value=row["value"],
+            decision_id=row["decision_id"],
+            rule=(row["meta"] or {}).get("rule"),
+        )
+
+
+def _leads_with_experiment_decisions(session: Session, lead_ids: set[int]) -> set[int]:
+    """Leads that have any experiment decision: only their outcomes can feed a bandit."""
+    found: set[int] = set()
+    ordered = sorted(lead_ids)
+    for start in range(0, len(ordered), 5000):
+        chunk = ordered[start : start + 5000]
+        found.update(
+            session.scalars(
+                select(Decision.lead_id)
+                .where(Decision.lead_id.in_(chunk), Decision.experiment_id.is_not(None))
+                .distinct()
+            )
+        )
+    return found
 
 
 def _validate(event: EventInput) -> None:
@@ -184,7 +229,7 @@ def _record_bandit_opt_out(
     record_opt_out(session, decision_id=decision.id, now=at)
 
 
-def _attribute_outcome(session: Session, *, event: Event) -> None:
+def _attribute_outcome(session: Session, *, event: StoredEvent) -> None:
     metrics = OUTCOME_METRICS.get(event.type)
     if not metrics:
         return
@@ -209,6 +254,42 @@ def _attribute_outcome(session: Session, *, event: Event) -> None:
     )
 
 
+def _ids_by_key(session: Session, keys: list[str]) -> list[int | None]:
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start : start + 5000]
+        rows = session.execute(
+            select(Event.idempotency_key, Event.id).where(Event.idempotency_key.in_(chunk))
+        )
+        found.update((str(key), int(event_id)) for key, event_id in rows)
+    return [found.get(key) for key in keys]
+
+
+def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int | None]:
+    """Insert ``rows`` in one statement; if a concurrent writer stored a key first, row by row.
+
+    Returns, per row, the new event id, or None where the key turned out to be a duplicate.
+    """
+    if not rows:
+        return []
+    table = Event.__table__
+    try:
+        with session.begin_nested():
+            session.execute(insert(table), rows)
+        return _ids_by_key(session, [row["idempotency_key"] for row in rows])
+    except IntegrityError:
+        pass  # the savepoint is rolled back; retry one by one
+    ids: list[int | None] = []
+    for row in rows:
+        try:
+            with session.begin_nested():
+                session.execute(insert(table), [row])
+            ids.append(_ids_by_key(session, [row["idempotency_key"]])[0])
+        except IntegrityError:
+            ids.append(None)
+    return ids
+
+
 def ingest_events(
     session: Session, *, events: Sequence[EventInput], settings: Settings, now: dt.datetime
 ) -> IngestResult:
@@ -217,28 +298,32 @@ def ingest_events(
 
     for event in events:
         _validate(event)
+    wanted = sorted({e.lead_id for e in events})
     leads: dict[int, Lead] = {}
-    for lead_id in {e.lead_id for e in events}:
-        lead = session.get(Lead, lead_id)
-        if lead is None:
-            raise InvalidInput(
-                f"lead_id {lead_id} does not exist (a known lead id expected)", field="lead_id"
-            )
-        leads[lead_id] = lead
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start : start + 5000]
+        leads.update(
+            (lead.id, lead) for lead in session.scalars(select(Lead).where(Lead.id.in_(chunk)))
+        )
+    missing = [lead_id for lead_id in wanted if lead_id not in leads]
+    if missing:
+        raise InvalidInput(
+            f"lead_id {missing[0]} does not exist (a known lead id expected)", field="lead_id"
+        )
     keys = [e.idempotency_key for e in events]
-    seen = set(
-        session.scalars(select(Event.idempotency_key).where(Event.idempotency_key.in_(keys)))
-    )
-    accepted = duplicates = 0
-    actions: list[Action] = []
-    event_ids: list[int] = []
+    seen: set[str] = set()
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start : start + 5000]
+        seen.update(
+            session.scalars(select(Event.idempotency_key).where(Event.idempotency_key.in_(chunk)))
+        )
+    duplicates = 0
+    fresh: list[tuple[dict[str, Any], str | None]] = []
     for event in events:
         if event.idempotency_key in seen:
             duplicates += 1
             continue
         seen.add(event.idempotency_key)
-        lead = leads[event.lead_id]
-        occurred_at = event.occurred_at.astimezone(dt.UTC)
         meta = dict(event.meta or {})
         intent = None
         if event.type in ("inbound", "reply") and event.text:
@@ -248,43 +333,46 @@ def ingest_events(
             if classification.rule:
                 meta["rule"] = classification.rule
         marketing = event.marketing if event.marketing is not None else event.type == "sent"
-        row = Event(
-            idempotency_key=event.idempotency_key,
-            lead_id=event.lead_id,
-            type=event.type,
-            channel=event.channel,
-            occurred_at=occurred_at,
-            recorded_at=now,
-            text=event.text,
-            value=event.value,
-            decision_id=event.decision_id,
-            marketing=marketing,
-            meta=meta or None,
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            duplicates += 1  # a concurrent request stored the same key first
-            continue
-        accepted += 1
-        event_ids.append(row.id)
+        row = {
+            "idempotency_key": event.idempotency_key,
+            "lead_id": event.lead_id,
+            "type": event.type,
+            "channel": event.channel,
+            "occurred_at": event.occurred_at.astimezone(dt.UTC),
+            "recorded_at": now,
+            "text": event.text,
+            "value": event.value,
+            "decision_id": event.decision_id,
+            "variant_id": None,
+            "marketing": marketing,
+            "meta": meta or None,
+        }
+        fresh.append((row, intent))
+    ids = _insert_events(session, [row for row, _ in fresh])
+    duplicates += sum(1 for event_id in ids if event_id is None)
+    kept = [
+        (StoredEvent.of(event_id, row), intent)
+        for event_id, (row, intent) in zip(ids, fresh, strict=True)
+        if event_id is not None
+    ]
+    with_decisions = _leads_with_experiment_decisions(session, {row.lead_id for row, _ in kept})
+    actions: list[Action] = []
+    for row, intent in kept:
+        lead = leads[row.lead_id]
         if intent == "opt_out":
             action = record_revocation(
                 session,
                 lead=lead,
-                at=occurred_at,
-                channel=event.channel,
-                text=event.text,
-                rule=f"inbound.{meta.get('rule') or 'opt_out'}",
+                at=row.occurred_at,
+                channel=row.channel,
+                text=row.text,
+                rule=f"inbound.{row.rule or 'opt_out'}",
                 settings=settings,
                 now=now,
             )
             if action is not None:
                 actions.append(action)
-            continue
-        if intent == "help":
+        elif intent == "help":
             actions.append(
                 Action(
                     type="send_help",
@@ -294,8 +382,7 @@ def ingest_events(
                     reason="HELP/INFO must be answered with brand and customer-care contact",
                 )
             )
-            continue
-        if intent == "start":
+        elif intent == "start":
             actions.append(
                 Action(
                     type="resubscribe_needs_consent",
@@ -305,8 +392,10 @@ def ingest_events(
                     reason="START/UNSTOP alone does not restore consent: record a fresh consent first",
                 )
             )
-            continue
-        _attribute_outcome(session, event=row)
+        elif row.lead_id in with_decisions or row.decision_id:
+            _attribute_outcome(session, event=row)
+    accepted = len(kept)
+    event_ids = [row.id for row, _ in kept]
     return IngestResult(
         accepted=accepted, duplicates=duplicates, actions=tuple(actions), event_ids=tuple(event_ids)
     )

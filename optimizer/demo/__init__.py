@@ -1,0 +1,1 @@
+"""``optimizer demo``: the whole optimizer against a simulated world, beside a naive engine."""
