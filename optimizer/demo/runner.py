@@ -191,8 +191,9 @@ def _metric(metrics: dict[str, Any], *names: str) -> float | None:
 class Server:
     """``optimizer serve`` in a child process on 127.0.0.1."""
 
-    def __init__(self, settings: Settings, port: int) -> None:
+    def __init__(self, settings: Settings, port: int, workers: int = 1) -> None:
         self.settings = settings
+        self.workers = workers
         self.port = port or _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -211,7 +212,15 @@ class Server:
             "-c",
             "import sys; from optimizer.cli import main; sys.exit(main())",
         ]
-        command += ["serve", "--port", str(self.port), "--log-level", "warning"]
+        command += [
+            "serve",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--workers",
+            str(self.workers),
+        ]
         log = open(self.settings.var_dir / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + 120

@@ -1,0 +1,229 @@
+"""Benchmark of the decision API over real HTTP (loopback only).
+
+Figures: one next-best-action under an open-loop load of 100 requests/s on one uvicorn worker
+(SQLite, trained models where the simulated history allows, a 3-variant experiment): p50 and p99;
+the highest rate 2 workers sustain with p99 <= 100 ms; a batch decision over 10,000 leads; and
+the time from POST /v1/leads of a new lead (with consent) to its send_now decision.
+
+    .venv/bin/python -m experiments.bench_api [--var-dir var/bench] [--duration 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from experiments.loadgen import run_open_loop
+from optimizer.demo.runner import DemoOptions, Server, _keys, demo_settings, prepare_store
+from optimizer.demo.templates import DEMO_VARIANTS
+from optimizer.service.leads import ConsentInput, LeadInput, add_consent, upsert_lead
+from optimizer.store.db import make_engine, session_factory, transaction
+
+# Tuesday 6 Oct 2026 17:00 UTC: 13:00 in New York, 10:00 in Los Angeles.
+AS_OF = dt.datetime(2026, 10, 6, 17, 0, tzinfo=dt.UTC)
+AREA_CODES = ("212", "305", "312", "415", "713", "404", "617", "206", "602", "303")
+
+
+def add_pool(settings_url: str, n: int, *, seed: int, prefix: str, brand: str) -> list[int]:
+    rng = np.random.default_rng(seed)
+    engine = make_engine(settings_url)
+    ids: list[int] = []
+    with transaction(session_factory(engine)) as session:
+        for i in range(n):
+            area = AREA_CODES[int(rng.integers(len(AREA_CODES)))]
+            lead = upsert_lead(
+                session,
+                data=LeadInput(
+                    external_id=f"{prefix}-{i}",
+                    phone=f"+1{area}555{int(rng.integers(100, 199)):03d}{i % 10}",
+                    vertical=str(rng.choice(["healthcare", "retail", "b2b", "home_services"])),
+                    source="web_form",
+                    attributes={"first_name": "Sam", "product_interest": "roof repair"},
+                    created_at=AS_OF - dt.timedelta(days=int(rng.integers(1, 30))),
+                ),
+                now=AS_OF,
+            ).lead
+            add_consent(
+                session,
+                lead=lead,
+                data=ConsentInput(
+                    granted_at=lead.created_at,
+                    method="web",
+                    brand=brand,
+                    disclosure="I agree.",
+                ),
+                now=AS_OF,
+            )
+            ids.append(lead.id)
+    engine.dispose()
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--var-dir", type=Path, default=Path("var/bench"))
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per load level")
+    parser.add_argument("--history-leads", type=int, default=6000)
+    args = parser.parse_args()
+    options = DemoOptions(var_dir=args.var_dir, leads=1, days=1, history_leads=args.history_leads)
+    settings = demo_settings(args.var_dir)
+    _world, training = prepare_store(options, settings, print)
+    pool = add_pool(
+        settings.resolved_database_url(), 2000, seed=1, prefix="pool", brand=settings.brand_name
+    )
+    big_pool = add_pool(
+        settings.resolved_database_url(), 10_000, seed=2, prefix="big", brand=settings.brand_name
+    )
+    keys = _keys(settings)
+    figures: dict[str, object] = {
+        "models": {"lead_score": training.lead_score_note, "send_time": training.send_time_note}
+    }
+
+    server = Server(settings, 0, workers=1)
+    server.start()
+    headers = {"Authorization": f"Bearer {keys['admin']}"}
+    try:
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
+            experiment = client.post(
+                "/v1/experiments",
+                json={
+                    "name": "bench",
+                    "metric": "reply",
+                    "policy": "thompson",
+                    "variants": [{"name": n, "template": t} for n, t in DEMO_VARIANTS],
+                },
+            ).json()["id"]
+            # Warm-up.
+            for lead_id in pool[:20]:
+                client.post(
+                    "/v1/next-best-action",
+                    json={
+                        "lead_id": lead_id,
+                        "experiment_id": experiment,
+                        "as_of": AS_OF.isoformat(),
+                    },
+                )
+
+            def nba(i: int) -> tuple[str, str, dict[str, object]]:
+                return (
+                    "POST",
+                    "/v1/next-best-action",
+                    {
+                        "lead_id": pool[i % len(pool)],
+                        "experiment_id": experiment,
+                        "as_of": AS_OF.isoformat(),
+                    },
+                )
+
+            one = run_open_loop(server.base_url, headers, nba, rate=100, duration_s=args.duration)
+            print("1 worker, open loop:", one.line())
+            figures["one_worker_100rps"] = one.__dict__
+            # Batch of 10,000 leads.
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                response = client.post(
+                    "/v1/next-best-action/batch",
+                    json={
+                        "lead_ids": big_pool,
+                        "capacity": 500,
+                        "experiment_id": experiment,
+                        "as_of": AS_OF.isoformat(),
+                    },
+                )
+                times.append(time.perf_counter() - t0)
+                assert response.status_code == 200, response.text[:300]
+            body = response.json()
+            print(
+                f"batch of {len(big_pool):,} leads: median {statistics.median(times):.2f} s "
+                f"(runs {', '.join(f'{t:.2f}' for t in times)}); selected {len(body['selected'])}, "
+                f"not selected {body['not_selected']}"
+            )
+            figures["batch_10000_seconds"] = {"median": statistics.median(times), "runs": times}
+            # New lead with consent -> send_now.
+            latencies = []
+            actions = []
+            for i in range(60):
+                t0 = time.perf_counter()
+                lead = client.post(
+                    "/v1/leads",
+                    json={
+                        "external_id": f"fresh-{i}",
+                        "phone": f"+1212555{1000 + i}",
+                        "attributes": {"first_name": "Ana", "product_interest": "eye exam"},
+                        "created_at": AS_OF.isoformat(),
+                    },
+                ).json()
+                client.post(
+                    f"/v1/leads/{lead['id']}/consents",
+                    json={
+                        "granted_at": AS_OF.isoformat(),
+                        "method": "web",
+                        "brand": settings.brand_name,
+                        "disclosure": "I agree to receive automated marketing texts.",
+                    },
+                )
+                decision = client.post(
+                    "/v1/next-best-action",
+                    json={
+                        "lead_id": lead["id"],
+                        "experiment_id": experiment,
+                        "as_of": (AS_OF + dt.timedelta(seconds=5)).isoformat(),
+                    },
+                ).json()
+                latencies.append(time.perf_counter() - t0)
+                actions.append(decision["action"])
+            print(
+                f"new lead -> decision: median {1000 * statistics.median(latencies):.1f} ms, "
+                f"p90 {1000 * float(np.percentile(latencies, 90)):.1f} ms; actions {set(actions)}"
+            )
+            figures["lead_to_send_now_ms"] = {
+                "median": 1000 * statistics.median(latencies),
+                "p90": 1000 * float(np.percentile(latencies, 90)),
+                "actions": sorted(set(actions)),
+            }
+    finally:
+        server.stop()
+
+    server = Server(settings, 0, workers=2)
+    server.start()
+    sustained = None
+    try:
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
+            for lead_id in pool[:20]:
+                client.post(
+                    "/v1/next-best-action",
+                    json={
+                        "lead_id": lead_id,
+                        "experiment_id": experiment,
+                        "as_of": AS_OF.isoformat(),
+                    },
+                )
+        levels = []
+        for rate in (50, 100, 150, 200, 250, 300, 400):
+            result = run_open_loop(
+                server.base_url, headers, nba, rate=rate, duration_s=args.duration / 2
+            )
+            print("2 workers:", result.line())
+            levels.append(result.__dict__)
+            if result.p99_ms <= 100 and result.errors == 0 and result.achieved_rate >= 0.95 * rate:
+                sustained = rate
+            else:
+                break
+        figures["two_workers"] = levels
+        figures["two_workers_max_rate_p99_le_100ms"] = sustained
+        print(f"2 workers: highest rate with p99 <= 100 ms: {sustained}/s")
+    finally:
+        server.stop()
+    print(json.dumps(figures, default=str))
+
+
+if __name__ == "__main__":
+    main()
