@@ -65,6 +65,7 @@ US_STATES = {
     "Vermont": "VT",
     "Virginia": "VA",
     "Washington": "WA",
+    "Washington State": "WA",
     "West Virginia": "WV",
     "Wisconsin": "WI",
     "Wyoming": "WY",
@@ -158,13 +159,15 @@ def parse_phone(raw: str, default_region: str = "US") -> PhoneInfo:
             f"phone {raw!r} is not a phone number ({exc._msg}; E.164 such as +13055550142 or a "
             "10-digit US number expected)"
         ) from exc
-    if not phonenumbers.is_valid_number(number):
+    # The region is computed once; the *_for_region / *_valid_* helpers then skip recomputing it
+    # (parse_phone is on the audit's and the batch decision's hot path).
+    region = phonenumbers.region_code_for_number(number)
+    if region is None or not phonenumbers.is_valid_number_for_region(number, region):
         raise InvalidPhone(
             f"phone {raw!r} is not a valid number (E.164 such as +13055550142 or a 10-digit US "
             "number with a real area code expected)"
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    region = phonenumbers.region_code_for_number(number)
     number_type = _TYPE_NAMES.get(phonenumbers.number_type(number), "unknown")
     zones = [z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
     state: str | None = None
@@ -173,7 +176,7 @@ def parse_phone(raw: str, default_region: str = "US") -> PhoneInfo:
         national = str(number.national_number)
         area_code = national[:3]
         if region == "US":
-            state = _state_from_description(geocoder.description_for_number(number, "en"))
+            state = _state_from_description(geocoder.description_for_valid_number(number, "en"))
         split = split_area_codes().get(area_code)
         if split is not None:
             state = state or split.state

@@ -46,6 +46,7 @@ def test_toll_free_number_type() -> None:
         ("(205) 555-0100", "AL", "America/Chicago"),
         ("(212) 555-0100", "NY", "America/New_York"),
         ("(415) 555-0100", "CA", "America/Los_Angeles"),
+        ("(206) 555-0100", "WA", "America/Los_Angeles"),
     ],
 )
 def test_states_and_zones(raw: str, state: str, zone: str) -> None:

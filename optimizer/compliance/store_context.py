@@ -1,0 +1,299 @@
+"""Build gate contexts from the store, and record opt-outs (append-only).
+
+The batch form loads everything for many leads with a handful of queries (chunked ``IN`` lists),
+so the batch decision path can build 10,000 contexts without a query per lead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from optimizer.compliance.banned_days import add_banned_date
+from optimizer.compliance.inbound import classify_inbound
+from optimizer.compliance.model import (
+    BannedDay,
+    ConsentEntry,
+    DncCheck,
+    GateContext,
+    PolicyConfig,
+    SuppressionStatus,
+)
+from optimizer.compliance.policy import policy_from_settings
+from optimizer.phones import InvalidPhone, PhoneInfo, parse_phone
+from optimizer.settings import Settings
+from optimizer.store.models import (
+    BannedDate,
+    Consent,
+    DncImport,
+    DncNumber,
+    Event,
+    Lead,
+    Suppression,
+)
+
+CHUNK = 500
+# Sends older than this cannot affect any cap (the longest is 30 days).
+HISTORY = dt.timedelta(days=31)
+REPLY_TYPES = ("reply", "inbound")
+T = TypeVar("T")
+__all__ = ["OptOutRecord", "add_banned_date", "build_context", "build_contexts", "record_opt_out"]
+
+
+def _chunks(values: Sequence[T]) -> Iterable[Sequence[T]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutRecord:
+    consent_id: int
+    suppression_id: int
+    confirmation_text: str | None
+
+
+def _parse(raw: str) -> tuple[PhoneInfo | None, str | None]:
+    try:
+        return parse_phone(raw), None
+    except InvalidPhone as exc:
+        return None, exc.message
+
+
+def _is_opt_out(text: str | None, meta: dict[str, Any] | None) -> bool:
+    if meta and meta.get("intent") == "opt_out":
+        return True
+    return bool(text) and classify_inbound(text or "").intent == "opt_out"
+
+
+def _latest_dnc_imports(session: Session, now: dt.datetime) -> dict[str, DncImport]:
+    latest: dict[str, DncImport] = {}
+    rows = session.scalars(
+        select(DncImport)
+        .where(DncImport.imported_at <= now)
+        .order_by(DncImport.as_of.desc(), DncImport.id.desc())
+    )
+    for row in rows:
+        latest.setdefault(row.registry_name, row)
+    return latest
+
+
+def build_contexts(
+    session: Session,
+    *,
+    leads: Sequence[Lead],
+    message: str | Sequence[str],
+    send_at: dt.datetime | Sequence[dt.datetime],
+    now: dt.datetime,
+    settings: Settings,
+    policy: str | None = None,
+    first_in_sequence: bool | None = None,
+    marketing: bool = True,
+) -> dict[int, GateContext]:
+    """One context per lead, keyed by lead id (in the order of ``leads``). ``message`` and
+    ``send_at`` may be one value for all leads or one per lead (same order as ``leads``). DNC
+    registry age is measured against ``now``."""
+    count = len(leads)
+    messages = [message] * count if isinstance(message, str) else list(message)
+    send_times = [send_at] * count if isinstance(send_at, dt.datetime) else list(send_at)
+    if len(messages) != count or len(send_times) != count:
+        raise ValueError(
+            f"{count} leads but {len(messages)} messages and {len(send_times)} send times"
+        )
+    config: PolicyConfig = policy_from_settings(settings, policy or settings.policy)
+    lead_ids = [lead.id for lead in leads]
+    phones = sorted({lead.phone_e164 for lead in leads})
+    earliest = min([now, *send_times]) - HISTORY if count else now
+
+    consents: dict[str, list[ConsentEntry]] = defaultdict(list)
+    suppressions: dict[str, SuppressionStatus | None] = {}
+    listed: dict[str, set[int]] = defaultdict(set)
+    latest_imports = _latest_dnc_imports(session, now)
+    import_ids = [row.id for row in latest_imports.values()]
+    for chunk in _chunks(phones):
+        for c in session.execute(
+            select(
+                Consent.phone_e164, Consent.kind, Consent.brand, Consent.occurred_at, Consent.method
+            )
+            .where(Consent.phone_e164.in_(chunk), Consent.occurred_at <= now)
+            .order_by(Consent.occurred_at, Consent.id)
+        ):
+            kind: Literal["grant", "revoke"] = "grant" if c.kind == "grant" else "revoke"
+            consents[c.phone_e164].append(ConsentEntry(kind, c.occurred_at, c.brand, c.method))
+        for s in session.execute(
+            select(
+                Suppression.phone_e164,
+                Suppression.action,
+                Suppression.reason,
+                Suppression.source,
+                Suppression.created_at,
+            )
+            .where(Suppression.phone_e164.in_(chunk), Suppression.created_at <= now)
+            .order_by(Suppression.created_at, Suppression.id)
+        ):
+            # The latest record per phone wins; a 'reverse' lifts the suppression.
+            suppressions[s.phone_e164] = (
+                SuppressionStatus(since=s.created_at, reason=s.reason, source=s.source)
+                if s.action == "suppress"
+                else None
+            )
+        if import_ids:
+            for n in session.execute(
+                select(DncNumber.phone_e164, DncNumber.import_id).where(
+                    DncNumber.import_id.in_(import_ids), DncNumber.phone_e164.in_(chunk)
+                )
+            ):
+                listed[n.phone_e164].add(n.import_id)
+
+    sends: dict[int, list[dt.datetime]] = defaultdict(list)
+    ever_sent: set[int] = set()
+    last_reply: dict[int, dt.datetime] = {}
+    for chunk_ids in _chunks(lead_ids):
+        marketing_sent = and_(
+            Event.lead_id.in_(chunk_ids), Event.type == "sent", Event.marketing.is_(True)
+        )
+        for lead_id, _ in session.execute(
+            select(Event.lead_id, func.count())
+            .where(marketing_sent, Event.occurred_at <= now)
+            .group_by(Event.lead_id)
+        ):
+            ever_sent.add(lead_id)
+        for e in session.execute(
+            select(Event.lead_id, Event.occurred_at).where(
+                marketing_sent, Event.occurred_at >= earliest, Event.occurred_at <= now
+            )
+        ):
+            sends[e.lead_id].append(e.occurred_at)
+        for r in session.execute(
+            select(Event.lead_id, Event.occurred_at, Event.text, Event.meta)
+            .where(
+                Event.lead_id.in_(chunk_ids),
+                Event.type.in_(REPLY_TYPES),
+                Event.occurred_at >= earliest,
+                Event.occurred_at <= now,
+            )
+            .order_by(Event.occurred_at)
+        ):
+            if not _is_opt_out(r.text, r.meta):
+                last_reply[r.lead_id] = r.occurred_at
+
+    banned = tuple(
+        BannedDay(state=b.state, day=b.day, reason=b.reason)
+        for b in session.scalars(
+            select(BannedDate).where(BannedDate.day >= (earliest - dt.timedelta(days=1)).date())
+        )
+    )
+
+    contexts: dict[int, GateContext] = {}
+    for lead, text, when in zip(leads, messages, send_times, strict=True):
+        phone, error = _parse(lead.phone_e164)
+        states = {lead.state.upper()} if lead.state else set()
+        if phone is not None and phone.state:
+            states.add(phone.state)
+        checks: list[DncCheck] = []
+        for registry, imp in sorted(latest_imports.items()):
+            if registry != "national" and registry not in states:
+                continue
+            age = (now.date() - imp.as_of).days
+            checks.append(DncCheck(registry, imp.id in listed.get(lead.phone_e164, ()), age))
+        contexts[lead.id] = GateContext(
+            phone=phone,
+            send_at=when,
+            message=text,
+            policy=config,
+            phone_raw=lead.phone_e164,
+            phone_error=error,
+            lead_time_zone=lead.timezone,
+            address_state=lead.state,
+            consents=tuple(consents.get(lead.phone_e164, ())),
+            suppression=suppressions.get(lead.phone_e164),
+            dnc=tuple(checks),
+            prior_sends=tuple(sorted(sends.get(lead.id, ()))),
+            last_reply_at=last_reply.get(lead.id),
+            first_in_sequence=(lead.id not in ever_sent)
+            if first_in_sequence is None
+            else first_in_sequence,
+            marketing=marketing,
+            extra_banned_dates=banned,
+        )
+    return contexts
+
+
+def build_context(
+    session: Session,
+    *,
+    lead: Lead,
+    message: str,
+    send_at: dt.datetime,
+    now: dt.datetime,
+    settings: Settings,
+    policy: str | None = None,
+    first_in_sequence: bool | None = None,
+    marketing: bool = True,
+) -> GateContext:
+    """The gate context of one lead, loaded from the store as of ``now``."""
+    return build_contexts(
+        session,
+        leads=[lead],
+        message=message,
+        send_at=send_at,
+        now=now,
+        settings=settings,
+        policy=policy,
+        first_in_sequence=first_in_sequence,
+        marketing=marketing,
+    )[lead.id]
+
+
+def record_opt_out(
+    session: Session,
+    *,
+    lead: Lead | None,
+    phone_e164: str,
+    text: str | None,
+    channel: str,
+    at: dt.datetime,
+    rule: str | None,
+    confirmation_text: str | None,
+    brand: str | None = None,
+    recorded_at: dt.datetime | None = None,
+) -> OptOutRecord:
+    """Append the revocation to ``consents`` and a suppression to ``suppressions`` (both
+    append-only). ``brand=None`` revokes every brand of the sender (F8, applied now). The caller
+    sends ``confirmation_text`` once (non-marketing; ``None`` when the number was already
+    suppressed and a confirmation went out before); every later marketing send is denied."""
+    reason = "wrong_number" if rule and "wrong_number" in rule else "opt_out"
+    revoke = Consent(
+        kind="revoke",
+        lead_id=lead.id if lead is not None else None,
+        phone_e164=phone_e164,
+        brand=brand,
+        occurred_at=at,
+        recorded_at=recorded_at or at,
+        channel=channel,
+        raw_text=text,
+        rule_matched=rule,
+        confirmation_text=confirmation_text,
+    )
+    suppression = Suppression(
+        phone_e164=phone_e164,
+        lead_id=lead.id if lead is not None else None,
+        action="suppress",
+        reason=reason,
+        source=f"inbound_{channel}",
+        detail=text,
+        created_at=at,
+    )
+    session.add_all([revoke, suppression])
+    session.flush()
+    return OptOutRecord(revoke.id, suppression.id, confirmation_text)
+
+
+def opt_out_confirmation(settings: Settings) -> str:
+    """The one confirmation text allowed after an opt-out (non-marketing)."""
+    return settings.opt_out_confirmation_text.replace("{brand}", settings.brand_name)
