@@ -26,7 +26,15 @@ from optimizer.store.db import make_engine, session_factory, upgrade
 logger = logging.getLogger(__name__)
 
 # Routers of the product areas, each a module of api/routes exposing `router`.
-_OPTIONAL_ROUTERS: tuple[str, ...] = ("leads", "events", "decisions", "experiments", "admin")
+_OPTIONAL_ROUTERS: tuple[str, ...] = (
+    "leads",
+    "events",
+    "decisions",
+    "experiments",
+    "admin",
+    "reports",
+    "ui",
+)
 
 
 def _load_models(state: AppState) -> None:

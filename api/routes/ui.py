@@ -22,9 +22,9 @@ from sqlalchemy import select
 from api.deps import AUTH_COOKIE, SessionDep, StateDep, authenticate
 from api.state import AppState
 from optimizer import reports
-from optimizer.errors import InvalidInput, NotFound
+from optimizer.errors import InvalidInput, NotFound, OptimizerError
 from optimizer.reports import charts
-from optimizer.service.keys import has_scope
+from optimizer.service.keys import has_scope, verify_key
 from optimizer.store.models import ApiKey, Lead
 
 API_DIR = Path(__file__).resolve().parent.parent
@@ -143,8 +143,6 @@ def login(
     key: Annotated[str, Form(max_length=500)],
     next: Annotated[str, Form(max_length=2000)] = DEFAULT_PAGE,
 ) -> Response:
-    from optimizer.service.keys import verify_key
-
     with state.sessions() as session:
         row = verify_key(session, key.strip())
         allowed = row is not None and has_scope(row, "read")
@@ -225,8 +223,9 @@ def experiment_page(
     _viewer(request, state)
     try:
         report = reports.experiment_report(session, experiment_id=experiment_id)
-    except NotFound as exc:
-        return _page(request, "not_found.html", {"message": exc.message}, status_code=404)
+    except OptimizerError as exc:
+        status = 404 if isinstance(exc, NotFound) else 422
+        return _page(request, "not_found.html", {"message": exc.message}, status_code=status)
     return _page(
         request,
         "experiment.html",

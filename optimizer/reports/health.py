@@ -1,0 +1,232 @@
+"""List health over a period: engagement, opt-outs against the 1% / 2% marks, compliance load.
+
+Rates per message use the sends of the period as denominator; responses and conversions are
+credited to the send that earned them (see :mod:`optimizer.reports.touches`), so a reply that
+arrives just after the period still counts for the send inside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from optimizer.reports.common import (
+    DNC_PREFIXES,
+    FREQUENCY_PREFIXES,
+    OPT_OUT_BAD,
+    OPT_OUT_GOOD,
+    QUIET_PREFIXES,
+    Jsonable,
+    Period,
+    has_prefix,
+    reason_codes,
+    safe_rate,
+    week_start,
+)
+from optimizer.reports.touches import (
+    CONVERSION_TYPES,
+    RESPONSE_TYPES,
+    credit_last_touch,
+    is_opt_out,
+    load_outcomes,
+    load_sends,
+)
+from optimizer.store.models import Decision, Event, Suppression
+
+DEFAULT_RESPONSE_HOURS = 72
+DEFAULT_CONVERSION_DAYS = 14
+
+
+@dataclass(frozen=True)
+class HealthFigures(Jsonable):
+    sends: int
+    leads_considered: int
+    leads_contacted: int
+    responses: int
+    conversions: int
+    revenue: float
+    opt_outs: int
+    decisions: int
+    dnc_suppressions: int
+    quiet_hour_deferrals: int
+    frequency_deferrals: int
+    response_rate: float | None
+    contact_rate: float | None
+    conversion_rate: float | None
+    opt_out_rate: float | None
+    revenue_per_message: float | None
+    opt_out_status: str  # good | watch | problem | no_data
+
+
+@dataclass(frozen=True)
+class HealthWeek(Jsonable):
+    week_start: dt.date
+    figures: HealthFigures
+
+
+@dataclass(frozen=True)
+class HealthReport(Jsonable):
+    period: Period
+    figures: HealthFigures
+    weeks: tuple[HealthWeek, ...]
+    opt_out_good: float = OPT_OUT_GOOD
+    opt_out_bad: float = OPT_OUT_BAD
+
+
+def opt_out_status(rate: float | None) -> str:
+    """``good`` under 1%, ``watch`` from 1% to 2%, ``problem`` above 2%."""
+    if rate is None:
+        return "no_data"
+    if rate < OPT_OUT_GOOD:
+        return "good"
+    if rate <= OPT_OUT_BAD:
+        return "watch"
+    return "problem"
+
+
+@dataclass
+class _Tally:
+    sends: int = 0
+    responses: int = 0
+    conversions: int = 0
+    revenue: float = 0.0
+    opt_outs: int = 0
+    decisions: int = 0
+    quiet: int = 0
+    frequency: int = 0
+
+    def __post_init__(self) -> None:
+        self.considered: set[int] = set()
+        self.contacted: set[int] = set()
+        self.dnc: set[str] = set()  # "lead:<id>" or "phone:<e164>"
+
+    def figures(self) -> HealthFigures:
+        opt_out_rate = safe_rate(self.opt_outs, self.sends)
+        return HealthFigures(
+            sends=self.sends,
+            leads_considered=len(self.considered),
+            leads_contacted=len(self.contacted),
+            responses=self.responses,
+            conversions=self.conversions,
+            revenue=round(self.revenue, 2),
+            opt_outs=self.opt_outs,
+            decisions=self.decisions,
+            dnc_suppressions=len(self.dnc),
+            quiet_hour_deferrals=self.quiet,
+            frequency_deferrals=self.frequency,
+            response_rate=safe_rate(self.responses, self.sends),
+            contact_rate=safe_rate(len(self.contacted), len(self.considered)),
+            conversion_rate=safe_rate(self.conversions, self.sends),
+            opt_out_rate=opt_out_rate,
+            revenue_per_message=safe_rate(self.revenue, self.sends),
+            opt_out_status=opt_out_status(opt_out_rate),
+        )
+
+
+def data_span(session: Session) -> Period | None:
+    """The span of the store's activity (first to last event or decision), or None if empty."""
+    lows: list[dt.datetime] = []
+    highs: list[dt.datetime] = []
+    for column in (Event.occurred_at, Decision.as_of):
+        low, high = session.execute(select(func.min(column), func.max(column))).one()
+        if low is not None:
+            lows.append(low)
+            highs.append(high)
+    if not lows:
+        return None
+    start = min(lows).astimezone(dt.UTC)
+    end = max(highs).astimezone(dt.UTC) + dt.timedelta(seconds=1)
+    return Period(start=start, end=end)
+
+
+def list_health(
+    session: Session,
+    *,
+    period: Period,
+    response_hours: int = DEFAULT_RESPONSE_HOURS,
+    conversion_days: int = DEFAULT_CONVERSION_DAYS,
+) -> HealthReport:
+    """Response, contact, conversion and opt-out rates, deferrals and revenue, with weekly trend.
+
+    - contact rate = leads that got at least one send / leads with a decision or send;
+    - opt-out rate = opt-out messages received in the period / sends in the period;
+    - DNC suppressions = distinct leads refused with a ``dnc.*`` reason (or suppressed for DNC);
+    - quiet-hour / frequency deferrals = ``send_at``/``hold`` decisions with a
+      ``quiet_hours*``/``banned_day*`` resp. ``frequency*`` reason.
+    """
+    response_window = dt.timedelta(hours=response_hours)
+    conversion_window = dt.timedelta(days=conversion_days)
+    sends = [
+        s
+        for s in load_sends(session, until=period.end, local_time=False)
+        if s.occurred_at >= period.start
+    ]
+    outcome_end = period.end + max(response_window, conversion_window)
+    outcomes = load_outcomes(
+        session,
+        start=period.start,
+        end=outcome_end,
+        types=RESPONSE_TYPES + CONVERSION_TYPES,
+    )
+    credited = credit_last_touch(
+        sends, outcomes, response_window=response_window, conversion_window=conversion_window
+    )
+    total = _Tally()
+    weekly: dict[dt.date, _Tally] = defaultdict(_Tally)
+
+    for send in sends:
+        for tally in (total, weekly[week_start(send.occurred_at)]):
+            tally.sends += 1
+            tally.considered.add(send.lead_id)
+            tally.contacted.add(send.lead_id)
+            tally.responses += send.event_id in credited.responded
+            tally.conversions += send.event_id in credited.converted
+            tally.revenue += credited.revenue.get(send.event_id, 0.0)
+    for outcome in outcomes:
+        if is_opt_out(outcome) and period.contains(outcome.occurred_at):
+            total.opt_outs += 1
+            weekly[week_start(outcome.occurred_at)].opt_outs += 1
+
+    in_period = (Decision.as_of >= period.start, Decision.as_of < period.end)
+    for lead_id, decided_at in session.execute(
+        select(Decision.lead_id, Decision.as_of).where(*in_period)
+    ):
+        for tally in (total, weekly[week_start(decided_at)]):
+            tally.decisions += 1
+            tally.considered.add(lead_id)
+    # Only deferrals and suppressions carry the reasons counted here: skip decoding the rest.
+    deferred = session.execute(
+        select(
+            Decision.lead_id, Decision.as_of, Decision.action, Decision.reasons,
+            Decision.compliance,
+        ).where(*in_period, Decision.action.in_(("send_at", "hold", "suppress")))
+    )  # fmt: skip
+    for lead_id, decided_at, action, reasons, compliance in deferred:
+        codes = reason_codes(reasons, compliance)
+        for tally in (total, weekly[week_start(decided_at)]):
+            if action in ("send_at", "hold"):
+                tally.quiet += has_prefix(codes, QUIET_PREFIXES)
+                tally.frequency += has_prefix(codes, FREQUENCY_PREFIXES)
+            elif has_prefix(codes, DNC_PREFIXES):
+                tally.dnc.add(f"lead:{lead_id}")
+    dnc_rows = session.execute(
+        select(Suppression.lead_id, Suppression.phone_e164, Suppression.created_at).where(
+            Suppression.action == "suppress",
+            Suppression.reason.like("dnc%"),
+            Suppression.created_at >= period.start,
+            Suppression.created_at < period.end,
+        )
+    ).all()
+    for suppressed_lead, phone, created_at in dnc_rows:
+        key = f"lead:{suppressed_lead}" if suppressed_lead is not None else f"phone:{phone}"
+        total.dnc.add(key)
+        weekly[week_start(created_at)].dnc.add(key)
+
+    weeks = tuple(
+        HealthWeek(week_start=start, figures=weekly[start].figures()) for start in sorted(weekly)
+    )
+    return HealthReport(period=period, figures=total.figures(), weeks=weeks)
