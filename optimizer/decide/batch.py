@@ -106,7 +106,9 @@ def decide_batch(
     renderable = np.zeros(len(open_leads), dtype=bool)
     for i, lead in enumerate(open_leads):
         tokens = lead_tokens(lead.attributes or {}, facts[lead.id], now, brand=settings.brand_name)
-        texts = [r.text for r in (render(c.template, tokens) for c in candidates) if r.ok]
+        texts = [
+            r.text for r in (render(c.template, tokens) for c in candidates) if r.text is not None
+        ]
         if not texts:
             not_selected["render.no_variant"] += 1
             continue

@@ -53,12 +53,14 @@ def load_send_time_frames(
             "type": pd.array([r[1] for r in event_rows], dtype="str"),
             "occurred_at": pd.to_datetime([r[2] for r in event_rows], utc=True),
             "marketing": np.array([bool(r[3]) for r in event_rows], dtype=bool),
-            "intent": pd.array(
-                [((r[4] or {}).get("intent") or "") for r in event_rows], dtype="str"
-            ),  # type: ignore[attr-defined]
+            "intent": pd.array([_intent(r[4]) for r in event_rows], dtype="str"),
         }
     )
     return leads, events
+
+
+def _intent(meta: object) -> str:
+    return str(meta.get("intent") or "") if isinstance(meta, dict) else ""
 
 
 def load_send_time_features(

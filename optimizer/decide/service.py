@@ -272,6 +272,7 @@ class DecisionService:
             )
         # Variant: the experiment's bandit chooses among the variants this lead can receive.
         propensity: float | None = 1.0
+        variant_probabilities: dict[int, float] | None = None
         chosen = eligible[0]
         if experiment is not None:
             choice = self.models.choose_variant(
@@ -283,6 +284,7 @@ class DecisionService:
             )
             chosen = next(c for c in eligible if c.variant_id == choice.variant_id)
             propensity = choice.propensity
+            variant_probabilities = dict(choice.probabilities) or None
             reasons.append(
                 DecisionReason(
                     "variant.bandit",
@@ -324,6 +326,7 @@ class DecisionService:
                 next_allowed_at=later,
                 rules_version=now_verdict.rules_version,
                 propensity=propensity,
+                variant_probabilities=variant_probabilities,
                 slot_propensity=None,
                 expected_response=None,
             )
@@ -377,6 +380,7 @@ class DecisionService:
             next_allowed_at=final.next_allowed_at,
             rules_version=final.rules_version,
             propensity=propensity,
+            variant_probabilities=variant_probabilities,
             slot_propensity=slot_propensity,
             expected_response=float(slot_probs[index]),
         )

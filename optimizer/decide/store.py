@@ -68,6 +68,10 @@ def write_decision(session: Session, record: DecisionRecord, *, policy: str) -> 
             "top_features": [[f.feature, f.contribution] for f in record.top_features],
             "expected_response": record.expected_response,
             "expected_value": record.expected_value,
+            "variant_probabilities": {
+                str(k): v for k, v in (record.variant_probabilities or {}).items()
+            }
+            or None,
         },
     )
     session.add(row)

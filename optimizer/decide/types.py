@@ -62,6 +62,7 @@ class DecisionRecord:
     as_of: dt.datetime
     confirmation: dict[str, Any] | None = None
     expected_value: float | None = None
+    variant_probabilities: dict[int, float] | None = None
 
     @property
     def sendable(self) -> bool:

@@ -1,0 +1,269 @@
+"""Experiments in the database: create one, let its policy choose a variant, count sends.
+
+Arm state lives in ``arm_stats`` as sufficient statistics, changed only by atomic SQL
+increments (``SET sends = sends + 1``), so several workers can share one experiment. The caller
+owns the transaction (these functions never commit). Rewards: see ``rewards.py``.
+
+Policies see a variant's confirmed sends as its pulls: a send whose reward is still pending
+counts as a failure until the reward arrives (conservative; the schema has no per-arm count of
+resolved sends).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from optimizer.bandits.base import BasePolicy
+from optimizer.bandits.guardrail import GuardrailConfig
+from optimizer.bandits.registry import make_policy, policy_class
+from optimizer.errors import Conflict, InvalidInput, NotFound
+from optimizer.store.models import (
+    ArmStats,
+    Experiment,
+    Variant,
+)
+
+BINARY_METRICS = ("reply", "click", "conversion")
+METRICS = (*BINARY_METRICS, "revenue")
+OPT_OUT_METRIC = "opt_out"
+
+
+@dataclass(frozen=True)
+class VariantChoice:
+    variant_id: int
+    propensity: float
+    policy: str
+    reason: str
+    variant_name: str
+    template: str
+    probabilities: tuple[tuple[int, float], ...] = ()  # (variant id, probability) per arm
+
+
+def _aware(now: dt.datetime) -> dt.datetime:
+    if now.tzinfo is None:
+        raise InvalidInput(f"now {now.isoformat()} has no time zone (aware UTC expected)")
+    return now.astimezone(dt.UTC)
+
+
+def _policy_params(experiment: Experiment) -> dict[str, Any]:
+    return {k: v for k, v in (experiment.policy_params or {}).items() if k != "guardrail"}
+
+
+def create_experiment(
+    session: Session,
+    *,
+    name: str,
+    metric: str,
+    policy: str,
+    variants: list[tuple[str, str]],
+    control: str | None,
+    params: Mapping[str, Any] | None,
+    attribution_hours: int,
+    seed: int,
+    now: dt.datetime,
+) -> Experiment:
+    """Create an experiment, its variants (in the given order) and zeroed arm statistics."""
+    now = _aware(now)
+    if not name or not name.strip():
+        raise InvalidInput("experiment name is empty", field="name")
+    if metric not in METRICS:
+        raise InvalidInput(
+            f"metric {metric!r} is unknown (expected one of {', '.join(METRICS)})", field="metric"
+        )
+    policy_class(policy)
+    if metric == "revenue" and policy == "thompson":
+        raise InvalidInput(
+            "policy 'thompson' models a 0/1 reward; use 'thompson_normal' for metric 'revenue'",
+            field="policy",
+        )
+    if len(variants) < 2:
+        raise InvalidInput(
+            f"{len(variants)} variant(s) given: at least 2 expected", field="variants"
+        )
+    names = [v[0] for v in variants]
+    if any(not n or not n.strip() for n in names):
+        raise InvalidInput("a variant name is empty", field="variants")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InvalidInput(f"variant name(s) {', '.join(duplicates)} given twice", field="variants")
+    if control is not None and control not in names:
+        raise InvalidInput(
+            f"control {control!r} is not one of the variants ({', '.join(names)})",
+            field="control",
+        )
+    if attribution_hours < 1:
+        raise InvalidInput(
+            f"attribution_hours {attribution_hours!r}: must be >= 1", field="attribution_hours"
+        )
+    stored = dict(params or {})
+    GuardrailConfig.from_params(stored.get("guardrail"))
+    policy_params = {k: v for k, v in stored.items() if k != "guardrail"}
+    make_policy(policy, len(variants), policy_params)  # validates the parameters
+    if session.scalar(select(Experiment.id).where(Experiment.name == name)) is not None:
+        raise Conflict(f"experiment {name!r} already exists", field="name")
+    weights = policy_params.get("weights")
+    experiment = Experiment(
+        name=name,
+        metric=metric,
+        policy=policy,
+        policy_params=stored,
+        status="running",
+        attribution_hours=attribution_hours,
+        seed=seed,
+        created_at=now,
+    )
+    session.add(experiment)
+    session.flush()
+    rows = []
+    for position, (variant_name, template) in enumerate(variants):
+        variant = Variant(
+            experiment_id=experiment.id,
+            name=variant_name,
+            template=template,
+            position=position,
+            weight=float(weights[position]) if weights else None,
+            paused=False,
+        )
+        session.add(variant)
+        rows.append(variant)
+    session.flush()
+    for variant in rows:
+        session.add(
+            ArmStats(
+                variant_id=variant.id,
+                experiment_id=experiment.id,
+                sends=0,
+                successes=0,
+                revenue_sum=0.0,
+                revenue_sum_sq=0.0,
+                opt_outs=0,
+                propensity_inv_sum=0.0,
+                updated_at=now,
+            )
+        )
+        if variant.name == control:
+            experiment.control_variant_id = variant.id
+    session.flush()
+    return experiment
+
+
+def load_experiment(session: Session, experiment_id: int) -> Experiment:
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is None:
+        raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
+    return experiment
+
+
+def load_arms(session: Session, experiment_id: int) -> list[tuple[Variant, ArmStats]]:
+    rows = session.execute(
+        select(Variant, ArmStats)
+        .join(ArmStats, ArmStats.variant_id == Variant.id)
+        .where(Variant.experiment_id == experiment_id)
+        .order_by(Variant.position, Variant.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def build_policy(experiment: Experiment, arms: Sequence[tuple[Variant, ArmStats]]) -> BasePolicy:
+    """The experiment's policy loaded with the arms' statistics from the database."""
+    params = _policy_params(experiment)
+    if experiment.policy == "fixed_split":
+        weights = [v.weight for v, _ in arms]
+        if all(w is not None for w in weights):
+            params["weights"] = tuple(float(w) for w in weights)  # type: ignore[arg-type]
+    policy = make_policy(experiment.policy, len(arms), params)
+    binary = experiment.metric in BINARY_METRICS
+    for arm, (_, stats) in enumerate(arms):
+        reward_sum = float(stats.successes) if binary else stats.revenue_sum
+        policy.set_arm(
+            arm,
+            pulls=int(stats.sends),
+            reward_sum=reward_sum,
+            reward_sum_sq=reward_sum if binary else stats.revenue_sum_sq,
+        )
+    return policy
+
+
+def choose_variant(
+    session: Session,
+    *,
+    experiment_id: int,
+    rng: np.random.Generator,
+    eligible_variant_ids: Sequence[int] | None,
+    now: dt.datetime,
+) -> VariantChoice:
+    """Let the experiment's policy choose among the eligible, not-paused variants.
+
+    The propensity is the probability of this choice over that eligible set.
+    """
+    _aware(now)
+    experiment = load_experiment(session, experiment_id)
+    if experiment.status != "running":
+        raise Conflict(
+            f"experiment {experiment.name!r} is {experiment.status} (running expected)",
+            field="experiment_id",
+        )
+    arms = load_arms(session, experiment_id)
+    known = {v.id for v, _ in arms}
+    wanted = set(eligible_variant_ids) if eligible_variant_ids is not None else known
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise InvalidInput(
+            f"variant id(s) {unknown} do not belong to experiment {experiment.name!r}",
+            field="eligible_variant_ids",
+        )
+    eligible = [i for i, (v, _) in enumerate(arms) if v.id in wanted and not v.paused]
+    if not eligible:
+        raise Conflict(
+            f"experiment {experiment.name!r}: no variant is both eligible and not paused",
+            field="eligible_variant_ids",
+        )
+    choice = build_policy(experiment, arms).select(rng, eligible)
+    variant = arms[choice.arm][0]
+    return VariantChoice(
+        variant.id,
+        choice.propensity,
+        experiment.policy,
+        choice.reason,
+        variant.name,
+        variant.template,
+        tuple((arms[i][0].id, p) for i, p in enumerate(choice.probabilities) if p > 0),
+    )
+
+
+def record_send(
+    session: Session,
+    *,
+    experiment_id: int,
+    variant_id: int,
+    propensity: float,
+    now: dt.datetime | None = None,
+) -> None:
+    """Count one confirmed send and its inverse propensity, atomically in SQL."""
+    if not (isinstance(propensity, int | float) and 0.0 < propensity <= 1.0):
+        raise InvalidInput(f"propensity {propensity!r}: must be in (0, 1]", field="propensity")
+    values: dict[str, Any] = {
+        "sends": ArmStats.sends + 1,
+        "propensity_inv_sum": ArmStats.propensity_inv_sum + 1.0 / float(propensity),
+    }
+    if now is not None:
+        values["updated_at"] = _aware(now)
+    result = session.execute(
+        update(ArmStats)
+        .where(ArmStats.experiment_id == experiment_id, ArmStats.variant_id == variant_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFound(
+            f"variant {variant_id!r} of experiment {experiment_id!r} does not exist",
+            field="variant_id",
+        )
