@@ -95,14 +95,14 @@ def srm_against_expected(sends: Sequence[int], expected: Sequence[float]) -> Srm
     expect = np.asarray(expected, dtype=float)
     total = int(sum(observed))
     keep = expect > 0
-    if total == 0 or keep.sum() < 2:
-        return SrmResult(
-            None, tuple(float(e) for e in expect), observed, False, "choice_probabilities"
-        )
     obs = np.asarray(observed, dtype=float)
     if np.any(obs[~keep] > 0):  # sends to an arm that could never be chosen
         return SrmResult(
             0.0, tuple(float(e) for e in expect), observed, True, "choice_probabilities"
+        )
+    if total == 0 or keep.sum() < 2:
+        return SrmResult(
+            None, tuple(float(e) for e in expect), observed, False, "choice_probabilities"
         )
     statistic = float(np.sum((obs[keep] - expect[keep]) ** 2 / expect[keep]))
     p_value = float(sps.chi2.sf(statistic, int(keep.sum()) - 1))
