@@ -110,9 +110,10 @@ class LoadedModels:
     def send_time_features(
         self, session: Session, *, lead_ids: Sequence[int], now: dt.datetime
     ) -> pd.DataFrame:
-        from optimizer.decide.send_time_store import load_send_time_features
+        from optimizer.models.send_time_features import load_lead_features
 
-        return load_send_time_features(session, lead_ids=list(lead_ids), as_of=now)
+        features, _zones = load_lead_features(session, lead_ids=list(lead_ids), as_of=now)
+        return features
 
     def choose_slot(
         self, rng: np.random.Generator, probs: np.ndarray, mask: np.ndarray

@@ -272,10 +272,9 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int | N
     """
     if not rows:
         return []
-    table = Event.__table__
     try:
         with session.begin_nested():
-            session.execute(insert(table), rows)
+            session.execute(insert(Event), rows)
         return _ids_by_key(session, [row["idempotency_key"] for row in rows])
     except IntegrityError:
         pass  # the savepoint is rolled back; retry one by one
@@ -283,7 +282,7 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int | N
     for row in rows:
         try:
             with session.begin_nested():
-                session.execute(insert(table), [row])
+                session.execute(insert(Event), [row])
             ids.append(_ids_by_key(session, [row["idempotency_key"]])[0])
         except IntegrityError:
             ids.append(None)
@@ -300,10 +299,10 @@ def ingest_events(
         _validate(event)
     wanted = sorted({e.lead_id for e in events})
     leads: dict[int, Lead] = {}
-    for start in range(0, len(wanted), 5000):
-        chunk = wanted[start : start + 5000]
+    for offset in range(0, len(wanted), 5000):
+        id_chunk = wanted[offset : offset + 5000]
         leads.update(
-            (lead.id, lead) for lead in session.scalars(select(Lead).where(Lead.id.in_(chunk)))
+            (lead.id, lead) for lead in session.scalars(select(Lead).where(Lead.id.in_(id_chunk)))
         )
     missing = [lead_id for lead_id in wanted if lead_id not in leads]
     if missing:
@@ -325,7 +324,7 @@ def ingest_events(
             continue
         seen.add(event.idempotency_key)
         meta = dict(event.meta or {})
-        intent = None
+        intent: str | None = None
         if event.type in ("inbound", "reply") and event.text:
             classification = classify_inbound(event.text)
             intent = classification.intent
@@ -350,23 +349,23 @@ def ingest_events(
         fresh.append((row, intent))
     ids = _insert_events(session, [row for row, _ in fresh])
     duplicates += sum(1 for event_id in ids if event_id is None)
-    kept = [
-        (StoredEvent.of(event_id, row), intent)
-        for event_id, (row, intent) in zip(ids, fresh, strict=True)
+    kept: list[tuple[StoredEvent, str | None]] = [
+        (StoredEvent.of(event_id, values), found_intent)
+        for event_id, (values, found_intent) in zip(ids, fresh, strict=True)
         if event_id is not None
     ]
     with_decisions = _leads_with_experiment_decisions(session, {row.lead_id for row, _ in kept})
     actions: list[Action] = []
-    for row, intent in kept:
-        lead = leads[row.lead_id]
+    for stored, intent in kept:
+        lead = leads[stored.lead_id]
         if intent == "opt_out":
             action = record_revocation(
                 session,
                 lead=lead,
-                at=row.occurred_at,
-                channel=row.channel,
-                text=row.text,
-                rule=f"inbound.{row.rule or 'opt_out'}",
+                at=stored.occurred_at,
+                channel=stored.channel,
+                text=stored.text,
+                rule=f"inbound.{stored.rule or 'opt_out'}",
                 settings=settings,
                 now=now,
             )
@@ -392,10 +391,10 @@ def ingest_events(
                     reason="START/UNSTOP alone does not restore consent: record a fresh consent first",
                 )
             )
-        elif row.lead_id in with_decisions or row.decision_id:
-            _attribute_outcome(session, event=row)
+        elif stored.lead_id in with_decisions or stored.decision_id:
+            _attribute_outcome(session, event=stored)
     accepted = len(kept)
-    event_ids = [row.id for row, _ in kept]
+    event_ids = [item.id for item, _ in kept]
     return IngestResult(
         accepted=accepted, duplicates=duplicates, actions=tuple(actions), event_ids=tuple(event_ids)
     )

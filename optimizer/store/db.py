@@ -26,6 +26,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling is turned off so that SQLAlchemy's "begin" below
+    # decides how a transaction starts.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -65,7 +68,18 @@ def make_engine(url: str, *, create_dirs: bool = True) -> Engine:
         raise StoreError(f"database URL {url!r} cannot be used: {exc}") from exc
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    """Take SQLite's write lock when a transaction starts, not on its first write.
+
+    A deferred transaction that reads and then writes cannot wait for another writer (SQLite
+    answers "database is locked" at once); an immediate one waits up to busy_timeout. Several
+    server workers share one database file, so every unit of work starts immediate.
+    """
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,0 +1,197 @@
+"""The lead-score model: LightGBM + calibrator + cut-offs + feature spec, saved without pickle.
+
+Score = 100 × calibrated probability (so a score reads as "percent chance to convert").
+Segments (rule, chosen on the held-out validation rows): **hot** = the top decile of validation
+scores, **warm** = the next three deciles, **cold** = the rest. The cut-offs are stored as score
+thresholds, so segment sizes follow the data the model was validated on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from optimizer.models.calibration import CalibrationChoice, Calibrator, choose_calibrator
+from optimizer.models.encoding import FeatureSpec
+
+BOOSTER_FILE = "booster.txt"
+META_FILE = "lead_score.json"
+FORMAT_VERSION = 1
+HOT_QUANTILE = 0.90
+WARM_QUANTILE = 0.60
+CUTOFF_RULE = "hot = top decile of validation scores, warm = next three deciles, cold = rest"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """LightGBM settings (logged to MLflow as parameters)."""
+
+    learning_rate: float = 0.03
+    num_leaves: int = 15
+    min_child_samples: int = 100
+    feature_fraction: float = 0.7
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 10.0
+    cat_smooth: float = 20.0
+    max_rounds: int = 2000
+    early_stopping_rounds: int = 100
+    num_threads: int = 0
+    seed: int = 0
+
+    def lgb_params(self) -> dict[str, object]:
+        return {
+            "objective": "binary",
+            "metric": "binary_logloss",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": self.bagging_freq,
+            "lambda_l2": self.lambda_l2,
+            "cat_smooth": self.cat_smooth,
+            "num_threads": self.num_threads,
+            "seed": self.seed,
+            "deterministic": True,
+            "force_col_wise": True,
+            "verbosity": -1,
+        }
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    hot: float
+    warm: float
+    rule: str = CUTOFF_RULE
+
+    def segment(self, score: np.ndarray) -> np.ndarray:
+        return np.where(score >= self.hot, "hot", np.where(score >= self.warm, "warm", "cold"))
+
+
+def choose_cutoffs(validation_scores: np.ndarray) -> Cutoffs:
+    hot = float(np.quantile(validation_scores, HOT_QUANTILE))
+    warm = float(np.quantile(validation_scores, WARM_QUANTILE))
+    return Cutoffs(hot=hot, warm=min(warm, hot))
+
+
+@dataclass(frozen=True)
+class LeadScoreModel:
+    booster: lgb.Booster
+    spec: FeatureSpec
+    calibrator: Calibrator
+    cutoffs: Cutoffs
+    best_iteration: int
+
+    def raw_probability(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
+        return np.asarray(
+            self.booster.predict(
+                matrix, num_iteration=self.best_iteration, num_threads=num_threads
+            ),
+            dtype=np.float64,
+        )
+
+    def probability(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
+        return self.calibrator.apply(self.raw_probability(matrix, num_threads=num_threads))
+
+    def contributions(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
+        """Tree SHAP values in log-odds (rows × features; the bias column is dropped)."""
+        contrib = np.asarray(
+            self.booster.predict(
+                matrix,
+                num_iteration=self.best_iteration,
+                pred_contrib=True,
+                num_threads=num_threads,
+            )
+        )
+        return contrib[:, :-1]
+
+    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.probability(self.spec.encode(frame))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / BOOSTER_FILE), num_iteration=self.best_iteration)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "spec": self.spec.to_json(),
+            "calibrator": self.calibrator.to_json(),
+            "cutoffs": asdict(self.cutoffs),
+            "best_iteration": self.best_iteration,
+        }
+        (directory / META_FILE).write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, directory: Path) -> LeadScoreModel:
+        meta = json.loads((directory / META_FILE).read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"lead-score model in {directory} has format {meta.get('format_version')!r} "
+                f"({FORMAT_VERSION} expected)"
+            )
+        booster = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
+        return cls(
+            booster=booster,
+            spec=FeatureSpec.from_json(meta["spec"]),
+            calibrator=Calibrator.from_json(meta["calibrator"]),
+            cutoffs=Cutoffs(**meta["cutoffs"]),
+            best_iteration=int(booster.current_iteration()),
+        )
+
+
+@dataclass(frozen=True)
+class FitResult:
+    model: LeadScoreModel
+    calibration: CalibrationChoice
+    valid_raw: np.ndarray  # uncalibrated validation probabilities
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_]", "_", name)
+
+
+def fit_lead_score(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    valid_x: np.ndarray,
+    valid_y: np.ndarray,
+    *,
+    spec: FeatureSpec,
+    config: TrainConfig,
+) -> FitResult:
+    """Train with early stopping on the validation rows, then calibrate and cut on them."""
+    names = [f"{i}_{_safe_name(n)}"[:60] for i, n in enumerate(spec.names)]
+    categorical = list(spec.categorical_indices)
+    train_set = lgb.Dataset(
+        train_x,
+        label=train_y,
+        feature_name=names,
+        categorical_feature=categorical,
+        free_raw_data=True,
+    )
+    valid_set = lgb.Dataset(valid_x, label=valid_y, reference=train_set)
+    booster = lgb.train(
+        config.lgb_params(),
+        train_set,
+        num_boost_round=config.max_rounds,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+    )
+    best = int(booster.best_iteration) or int(booster.current_iteration())
+    valid_raw = np.asarray(booster.predict(valid_x, num_iteration=best), dtype=np.float64)
+    choice = choose_calibrator(valid_raw, valid_y)
+    cutoffs = choose_cutoffs(100.0 * choice.calibrator.apply(valid_raw))
+    model = LeadScoreModel(
+        booster=booster,
+        spec=spec,
+        calibrator=choice.calibrator,
+        cutoffs=cutoffs,
+        best_iteration=best,
+    )
+    return FitResult(model=model, calibration=choice, valid_raw=valid_raw)

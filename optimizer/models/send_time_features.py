@@ -1,0 +1,391 @@
+"""Features of the send-time model: the lead's own engagement hours and the slot, in LOCAL time.
+
+The same functions build training rows (one per logged marketing send, from events strictly
+before it) and serving rows (one per lead as of now, times every candidate slot):
+
+- lead columns: vertical, source, log counts of email opens, clicks, visits, purchases, replies,
+  marketing texts; ``wd_h00..wd_h23`` / ``we_h00..we_h23``: engagement events (email opens,
+  clicks, visits, purchases, replies, inbound texts other than opt-outs) by local hour on
+  weekdays / weekends;
+- slot columns: local hour, weekday, weekend flag, the lead's smoothed share of engagement at
+  that hour (kernel over neighbouring hours, shrunk to the vertical prior), the same for the
+  day type, and the vertical prior itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from optimizer.errors import InvalidInput
+from optimizer.phones import parse_phone
+from optimizer.store.models import Event, Lead
+
+ENGAGEMENT_TYPES = (
+    "email_open",
+    "click",
+    "visit",
+    "purchase",
+    "reply",
+    "inbound",
+    "webchat",
+    "call",
+)
+COUNT_TYPES = ("email_open", "click", "visit", "purchase", "reply", "sent")
+WD_COLUMNS = tuple(f"wd_h{h:02d}" for h in range(24))
+WE_COLUMNS = tuple(f"we_h{h:02d}" for h in range(24))
+LEAD_COLUMNS = ("vertical", "source", *(f"n_{t}" for t in COUNT_TYPES), *WD_COLUMNS, *WE_COLUMNS)
+NUMERIC_COLUMNS = (*WD_COLUMNS, *WE_COLUMNS, *(f"n_{t}" for t in COUNT_TYPES))
+SLOT_FEATURES = (
+    "local_hour",
+    "weekday",
+    "weekend",
+    "vertical_code",
+    "source_code",
+    "prior",
+    "share_hour",
+    "share_hour_daytype",
+    "count_hour",
+    "share_daytype",
+    "daypart_share",
+    "part_share",
+    "window_share",
+    "block_morning",
+    "block_midday",
+    "block_evening",
+    "block_weekend",
+    "persona_share",
+    "engagement_total",
+    *(f"log_n_{t}" for t in COUNT_TYPES),
+)
+DEFAULT_ZONE = "America/New_York"
+SMOOTHING = 3.0  # pseudo-events drawn from the prior when shrinking a lead's hour shares
+KERNEL = np.array([0.2, 0.6, 0.2])
+WIDE = np.array([0.5, 1.0, 1.0, 1.0, 0.5])
+# Dayparts by local hour: night, morning, midday, afternoon, evening, late.
+DAYPART = np.array([0] * 7 + [1] * 4 + [2] * 3 + [3] * 3 + [4] * 5 + [5] * 2)
+N_PARTS = 6
+
+
+def lead_zone(phone: str, timezone: str | None = None) -> str:
+    """The zone the model reads local hours in: the lead's own, else the number's first."""
+    if timezone:
+        return timezone
+    try:
+        zones = parse_phone(phone).time_zones
+    except InvalidInput:
+        return DEFAULT_ZONE
+    return zones[0] if zones else DEFAULT_ZONE
+
+
+def local_hour_weekday(
+    times: pd.Series | pd.DatetimeIndex, zones: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Local hour and weekday (Monday = 0) of UTC ``times`` in per-row IANA ``zones``."""
+    index = pd.DatetimeIndex(times)
+    hours = np.zeros(len(index), dtype=np.int64)
+    days = np.zeros(len(index), dtype=np.int64)
+    zones = np.asarray(zones, dtype=object)
+    for zone in pd.unique(zones):
+        sel = zones == zone
+        local = index[sel].tz_convert(str(zone))
+        hours[sel] = local.hour
+        days[sel] = local.day_of_week
+    return hours, days
+
+
+def engagement_counts(
+    events: pd.DataFrame, lead_zone: pd.Series
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For engagement events: (lead id, bin 0..47 = weekend*24 + local hour, time as int64 ns)."""
+    kind = events["type"].astype(str)
+    intent = (
+        events["intent"].astype(str) if "intent" in events else pd.Series("", index=events.index)
+    )
+    keep = kind.isin(ENGAGEMENT_TYPES) & ~((kind == "inbound") & (intent == "opt_out"))
+    sel = events.loc[keep]
+    zones = lead_zone.reindex(sel["lead_id"].to_numpy()).fillna(DEFAULT_ZONE).to_numpy()
+    hours, days = local_hour_weekday(sel["occurred_at"], zones)
+    bins = np.where(days >= 5, 24, 0) + hours
+    times = pd.DatetimeIndex(sel["occurred_at"]).as_unit("ns").asi8
+    return sel["lead_id"].to_numpy(dtype=np.int64), bins, times
+
+
+def point_in_time_counts(
+    lead_ids: np.ndarray,
+    at_ns: np.ndarray,
+    event_leads: np.ndarray,
+    event_codes: np.ndarray,
+    event_ns: np.ndarray,
+    n_codes: int,
+) -> np.ndarray:
+    """(len(lead_ids), n_codes) counts of each lead's events strictly before ``at_ns``."""
+    out = np.zeros((len(lead_ids), n_codes))
+    if len(event_leads) == 0 or len(lead_ids) == 0:
+        return out
+    # One sort key per (lead, second): events of a lead strictly before ``at`` precede its key.
+    span = 4_000_000_000
+    e_key = event_leads.astype(np.int64) * span + event_ns // 1_000_000_000
+    order = np.argsort(e_key, kind="stable")
+    e_key, e_code = e_key[order], event_codes[order]
+    onehot = np.zeros((len(e_key) + 1, n_codes))
+    onehot[np.arange(1, len(e_key) + 1), e_code] = 1.0
+    cum = np.cumsum(onehot, axis=0)  # cum[k] = counts over the first k sorted events
+    q_lead = np.asarray(lead_ids, dtype=np.int64) * span
+    pos = np.searchsorted(
+        e_key, q_lead + np.asarray(at_ns, dtype=np.int64) // 1_000_000_000, "left"
+    )
+    lead_start = np.searchsorted(e_key, q_lead, side="left")
+    return cum[pos] - cum[lead_start]
+
+
+def lead_frame(
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    rows_lead: np.ndarray,
+    rows_at: np.ndarray,
+) -> pd.DataFrame:
+    """Lead columns for each (lead id, as-of) row, from events strictly before the as-of.
+
+    ``leads``: index lead id, columns vertical, source, timezone. ``events``: lead_id, type,
+    occurred_at (UTC), marketing, optional intent.
+    """
+    zone = leads["timezone"]
+    at_ns = pd.DatetimeIndex(pd.to_datetime(rows_at, utc=True)).as_unit("ns").asi8
+    e_lead, bins, e_ns = engagement_counts(events, zone)
+    hours = point_in_time_counts(rows_lead, at_ns, e_lead, bins, e_ns, 48)
+    kind = events["type"].astype(str).to_numpy()
+    marketing = (
+        events["marketing"].to_numpy(dtype=bool)
+        if "marketing" in events
+        else np.zeros(len(events), bool)
+    )
+    code = np.full(len(events), -1)
+    for c, name in enumerate(COUNT_TYPES):
+        code[kind == name] = c
+    code[(kind == "sent") & ~marketing] = -1
+    keep = code >= 0
+    times = pd.DatetimeIndex(events["occurred_at"]).as_unit("ns").asi8
+    counts = point_in_time_counts(
+        rows_lead,
+        at_ns,
+        events["lead_id"].to_numpy(dtype=np.int64)[keep],
+        code[keep],
+        times[keep],
+        len(COUNT_TYPES),
+    )
+    info = leads.reindex(rows_lead)
+    frame = pd.DataFrame(
+        {
+            "vertical": info["vertical"].fillna("unknown").astype("str").to_numpy(),
+            "source": info["source"].fillna("unknown").astype("str").to_numpy(),
+        }
+    )
+    for c, name in enumerate(COUNT_TYPES):
+        frame[f"n_{name}"] = counts[:, c]
+    for h in range(24):
+        frame[WD_COLUMNS[h]] = hours[:, h]
+        frame[WE_COLUMNS[h]] = hours[:, 24 + h]
+    return frame
+
+
+def hour_counts(lead_features: pd.DataFrame) -> np.ndarray:
+    """(n, 48) engagement counts: weekday hours 0-23, then weekend hours 0-23."""
+    return np.hstack(
+        [
+            lead_features[list(WD_COLUMNS)].to_numpy(dtype=float),
+            lead_features[list(WE_COLUMNS)].to_numpy(dtype=float),
+        ]
+    )
+
+
+def fit_components(counts: np.ndarray, k: int = 6, seed: int = 0) -> np.ndarray:
+    """Learn k engagement 'personas' (non-negative factors over the 48 day-type x hour bins)
+    from the leads' own histories; rows of the result sum to 1."""
+    from sklearn.decomposition import NMF
+
+    active = counts[counts.sum(axis=1) >= 3]
+    shares = (active + 0.05) / (active + 0.05).sum(axis=1, keepdims=True)
+    model = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
+    model.fit(shares)
+    components = np.maximum(model.components_, 1e-9)
+    return components / components.sum(axis=1, keepdims=True)
+
+
+def project(counts: np.ndarray, components: np.ndarray, iterations: int = 60) -> np.ndarray:
+    """Each lead's mix of the personas (rows sum to 1): multiplicative updates for the
+    Poisson likelihood of its counts, started from the uniform mix (vectorised over leads)."""
+    n, k = counts.shape[0], components.shape[0]
+    weights = np.full((n, k), 1.0 / k)
+    for _ in range(iterations):
+        rate = weights @ components + 1e-12
+        weights *= (counts / rate) @ components.T + 0.5  # + pseudo-count keeps the mix smooth
+        weights /= weights.sum(axis=1, keepdims=True)
+    return weights
+
+
+def slot_matrix(
+    lead_features: pd.DataFrame,
+    local_hour: np.ndarray,
+    weekday: np.ndarray,
+    *,
+    prior_table: np.ndarray,
+    verticals: Sequence[str],
+    sources: Sequence[str],
+    components: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n_leads * n_slots, len(SLOT_FEATURES)) float32; ``local_hour``/``weekday`` are (n, s).
+
+    ``prior_table``: (len(verticals) + 1, 168) prior response by vertical (last row = other).
+    """
+    n, s = local_hour.shape
+    vertical = lead_features["vertical"].to_numpy().astype(str)
+    source = lead_features["source"].to_numpy().astype(str)
+    numeric = lead_features[list(NUMERIC_COLUMNS)].to_numpy(dtype=float)  # one lookup: fast
+    v_code = np.array([verticals.index(v) if v in verticals else len(verticals) for v in vertical])
+    s_code = np.array([sources.index(x) if x in sources else len(sources) for x in source])
+    wd, we = numeric[:, :24], numeric[:, 24:48]
+    prior = prior_table[v_code]  # (n, 168)
+    prior_hour = prior.reshape(n, 7, 24).mean(axis=1)
+    prior_hour = prior_hour / prior_hour.sum(axis=1, keepdims=True)
+    both = _smooth(wd + we)
+    wd_s, we_s = _smooth(wd), _smooth(we)
+    total = (wd + we).sum(axis=1, keepdims=True)
+    share = (both + SMOOTHING * prior_hour) / (total + SMOOTHING)
+    weekend = weekday >= 5
+    rows = np.arange(n)[:, None]
+    day_counts = np.where(weekend, we_s[rows, local_hour], wd_s[rows, local_hour])
+    day_total = np.where(weekend, we.sum(axis=1)[:, None], wd.sum(axis=1)[:, None])
+    share_daytype_hour = (day_counts + SMOOTHING * prior_hour[rows, local_hour]) / (
+        day_total + SMOOTHING
+    )
+    part_of = np.eye(N_PARTS)[DAYPART]  # (24, parts)
+    wd_parts, we_parts = wd @ part_of, we @ part_of
+    prior_parts = prior_hour @ part_of
+    part = DAYPART[local_hour]
+    day_parts = np.where(weekend, we_parts[rows, part], wd_parts[rows, part])
+    daypart_share = (day_parts + SMOOTHING * prior_parts[rows, part]) / (day_total + SMOOTHING)
+    part_share = ((wd_parts + we_parts)[rows, part] + SMOOTHING * prior_parts[rows, part]) / (
+        total + SMOOTHING
+    )
+    wide_wd, wide_we = _smooth(wd, WIDE), _smooth(we, WIDE)
+    prior_wide = _smooth(prior_hour, WIDE)
+    wide = np.where(weekend, wide_we[rows, local_hour], wide_wd[rows, local_hour])
+    window_share = (wide + SMOOTHING * prior_wide[rows, local_hour]) / (day_total + SMOOTHING)
+    blocks = [
+        wd[:, 7:11].sum(axis=1),
+        wd[:, 11:14].sum(axis=1),
+        (wd + we)[:, 17:22].sum(axis=1),
+        we[:, 9:17].sum(axis=1),
+    ]
+    block_share = [
+        np.broadcast_to(((b + 0.5) / (total[:, 0] + 2.0))[:, None], (n, s)) for b in blocks
+    ]
+    if components is not None:
+        mix = project(np.hstack([wd, we]), components)
+        curve = mix @ components  # (n, 48) expected share of engagement by bin
+        per_hour = np.hstack([curve[:, :24] / 5.0, curve[:, 24:] / 2.0])  # per day of that type
+        persona_share = per_hour[rows, np.where(weekend, 24, 0) + local_hour] * 7.0
+    else:
+        persona_share = share_daytype_hour * 24.0
+    expected_day = np.where(weekend, 2.0 / 7.0, 5.0 / 7.0)
+    share_daytype = (day_total + SMOOTHING * expected_day) / (total + SMOOTHING) / expected_day
+    columns = [
+        local_hour,
+        weekday,
+        weekend,
+        np.broadcast_to(v_code[:, None], (n, s)),
+        np.broadcast_to(s_code[:, None], (n, s)),
+        prior[rows, weekday * 24 + local_hour],
+        share[rows, local_hour],
+        share_daytype_hour,
+        both[rows, local_hour],
+        share_daytype,
+        daypart_share,
+        part_share,
+        window_share,
+        *block_share,
+        persona_share,
+        np.broadcast_to(total, (n, s)),
+    ]
+    for c in range(len(COUNT_TYPES)):
+        col = np.log1p(numeric[:, 48 + c])
+        columns.append(np.broadcast_to(col[:, None], (n, s)))
+    out = np.empty((n * s, len(columns)), dtype=np.float32)
+    for j, col in enumerate(columns):
+        out[:, j] = np.asarray(col, dtype=np.float32).reshape(-1)
+    return out
+
+
+def _smooth(counts: np.ndarray, kernel: np.ndarray = KERNEL) -> np.ndarray:
+    """Circular kernel smoothing over the 24 hours of each row (kernel centred)."""
+    half = len(kernel) // 2
+    return sum(w * np.roll(counts, k - half, axis=1) for k, w in enumerate(kernel))
+
+
+def slot_times(now: dt.datetime, horizon_hours: int) -> np.ndarray:
+    """Hourly candidate slots (UTC datetime64) from the next whole hour over the horizon."""
+    first = pd.Timestamp(now).tz_convert("UTC").ceil("h")
+    return (
+        pd.date_range(first, periods=horizon_hours, freq="h")
+        .tz_convert(None)
+        .as_unit("ns")
+        .to_numpy()
+    )
+
+
+def store_frames(
+    session: Session, *, lead_ids: Sequence[int] | None = None, before: dt.datetime | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(leads indexed by id with vertical, source, timezone; their events) from the store."""
+    lead_query = select(Lead.id, Lead.phone_e164, Lead.timezone, Lead.vertical, Lead.source)
+    event_query = select(Event.lead_id, Event.type, Event.occurred_at, Event.marketing, Event.meta)
+    if lead_ids is not None:
+        ids = sorted({int(i) for i in lead_ids})
+        lead_query = lead_query.where(Lead.id.in_(ids))
+        event_query = event_query.where(Event.lead_id.in_(ids))
+    if before is not None:
+        event_query = event_query.where(Event.occurred_at < before)
+    lead_rows = session.execute(lead_query).all()
+    leads = pd.DataFrame(
+        {
+            "vertical": [r.vertical for r in lead_rows],
+            "source": [r.source for r in lead_rows],
+            "timezone": [lead_zone(r.phone_e164, r.timezone) for r in lead_rows],
+        },
+        index=pd.Index([r.id for r in lead_rows], name="lead_id"),
+    )
+    rows = session.execute(event_query).all()
+    events = pd.DataFrame(
+        {
+            "lead_id": np.array([r.lead_id for r in rows], dtype=np.int64),
+            "type": pd.array([r.type for r in rows], dtype="str"),
+            "occurred_at": pd.to_datetime([r.occurred_at for r in rows], utc=True),
+            "marketing": np.array([bool(r.marketing) for r in rows], dtype=bool),
+            "intent": pd.array([(r.meta or {}).get("intent") or "" for r in rows], dtype="str"),
+        }
+    )
+    return leads, events
+
+
+def load_lead_features(
+    session: Session, *, lead_ids: Sequence[int], as_of: dt.datetime
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Serving rows for ``SendTimeModel.score_slots``: (lead features in the order of
+    ``lead_ids``, their time zones), from events strictly before ``as_of``."""
+    leads, events = store_frames(session, lead_ids=lead_ids, before=as_of)
+    ids = np.asarray(lead_ids, dtype=np.int64)
+    missing = sorted(set(ids.tolist()) - set(leads.index.tolist()))
+    if missing:
+        raise InvalidInput(
+            f"lead ids {missing[:5]} do not exist (known lead ids expected)", field="lead_ids"
+        )
+    at = np.full(len(ids), pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None).to_datetime64())
+    features = lead_frame(leads, events, rows_lead=ids, rows_at=at)
+    return features, leads["timezone"].reindex(ids).to_numpy(dtype=object)
