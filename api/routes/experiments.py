@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api.deps import AdminKey, ReadKey, SessionDep, SettingsDep, server_now
 from api.schemas import ExperimentIn, ExperimentOut, VariantOut
-from optimizer.bandits.store import create_experiment, experiment_results
+from optimizer.bandits.store import close_expired, create_experiment, experiment_results
 from optimizer.errors import Conflict, NotFound
 from optimizer.store.models import Experiment, Variant
 
@@ -85,11 +85,13 @@ def get_experiment(experiment_id: int, session: SessionDep, _key: ReadKey) -> Ex
 
 @router.get("/{experiment_id}/results")
 def get_results(
-    experiment_id: int, session: SessionDep, _key: ReadKey, seed: int = 0
+    experiment_id: int, session: SessionDep, settings: SettingsDep, _key: ReadKey, seed: int = 0
 ) -> dict[str, Any]:
     """Per variant: sends, responses, rate with interval, probability to be best, expected loss,
     lift over control, p-value, sample-ratio check and a plain-language verdict."""
     _get(session, experiment_id)
+    if not settings.simulation:  # a simulated clock may run behind the server's: leave it be
+        close_expired(session, now=server_now())
     return experiment_results(session, experiment_id=experiment_id, seed=seed).to_dict()  # type: ignore[no-any-return]
 
 

@@ -63,11 +63,14 @@ def read_lead(lead_id: int, session: SessionDep, _key: ReadKey) -> LeadOut:
 
 @router.post("/{lead_id}/consents", status_code=201, response_model=ConsentOut)
 def create_consent(
-    lead_id: int, body: ConsentIn, session: SessionDep, _key: IngestKey
+    lead_id: int, body: ConsentIn, session: SessionDep, settings: SettingsDep, _key: IngestKey
 ) -> ConsentOut:
     """Append a prior-express-written-consent record to the ledger."""
     lead = get_lead(session, lead_id)
-    row = add_consent(session, lead=lead, data=ConsentInput(**body.model_dump()), now=server_now())
+    now = server_now()
+    if settings.simulation:  # a simulated clock may run ahead of the server's
+        now = max(now, body.granted_at.astimezone(now.tzinfo))
+    row = add_consent(session, lead=lead, data=ConsentInput(**body.model_dump()), now=now)
     return ConsentOut(
         id=row.id,
         lead_id=lead.id,

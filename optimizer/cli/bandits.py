@@ -178,3 +178,38 @@ def experiments_replay(
             f"{summary.seconds_per_10k_choices:>8.2f}"
         )
     emit_json(report.to_dict())
+
+
+@experiments_app.command("close-windows")
+def experiments_close_windows(
+    now: str | None = typer.Option(
+        None, "--now", help="Close windows as of this time (ISO 8601 with offset; default: now)."
+    ),
+) -> None:
+    """Count reward 0, once, for sent decisions whose attribution window closed without one
+    (run it from a scheduler; the batch decision path does it too)."""
+    import datetime as dt
+
+    from optimizer.bandits.store import close_expired
+    from optimizer.store.db import make_engine, require_head, session_factory, transaction
+
+    if now is None:
+        at = dt.datetime.now(dt.UTC)
+    else:
+        try:
+            at = dt.datetime.fromisoformat(now)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"--now {now!r} is not an ISO 8601 time (with offset expected)"
+            ) from exc
+        if at.tzinfo is None:
+            raise InvalidInput(f"--now {now!r} has no UTC offset (e.g. 2026-11-22T12:00:00+00:00)")
+    engine = make_engine(settings().resolved_database_url(), create_dirs=False)
+    try:
+        require_head(engine)
+        with transaction(session_factory(engine)) as session:
+            closed = close_expired(session, now=at)
+    finally:
+        engine.dispose()
+    typer.echo(f"closed {closed} attribution window(s) with reward 0 as of {at.isoformat()}")
+    emit_json({"closed": closed, "as_of": at.isoformat()})

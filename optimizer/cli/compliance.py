@@ -11,7 +11,6 @@ from typing import TextIO
 
 import typer
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from optimizer.cli.app import compliance_app, dnc_app
@@ -27,7 +26,7 @@ from optimizer.compliance.banned_days import add_banned_date
 from optimizer.compliance.dnc import check_registry, import_dnc, parse_dnc_text
 from optimizer.compliance.policy import POLICY_NAMES, policy_from_settings
 from optimizer.compliance.rules import rules_version
-from optimizer.errors import Conflict, InvalidInput
+from optimizer.errors import InvalidInput
 from optimizer.phones import STATE_CODES
 from optimizer.store.db import make_engine, require_head, session_factory, transaction
 
@@ -157,8 +156,6 @@ def banned_date_add(
         with transaction(factory) as session:
             row = add_banned_date(session, state=code, day=day, reason=reason.strip(), now=now)
             row_id = row.id
-    except IntegrityError as exc:
-        raise Conflict(f"{code} {day.isoformat()} is already a banned date") from exc
     finally:
         engine.dispose()
     typer.echo(f"banned date added: {code} {day.isoformat()} ({reason.strip()})")

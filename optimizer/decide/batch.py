@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optimizer.bandits.store import close_expired
 from optimizer.compliance import allowed_mask, evaluate
 from optimizer.compliance.store_context import build_contexts
 from optimizer.decide.render import lead_tokens, render
@@ -48,6 +49,8 @@ def decide_batch(
     now: dt.datetime,
 ) -> BatchResult:
     experiment, candidates = candidates_for(session, experiment_id=experiment_id, template=template)
+    # Decisions whose attribution window has closed without a reward count as 0, once.
+    close_expired(session, now=now)
     if lead_ids is None:
         leads = list(session.scalars(select(Lead).order_by(Lead.id)))
     else:
@@ -103,7 +106,7 @@ def decide_batch(
     slot_probs = np.asarray(slot_probs)
     # 3. Expected value at each lead's best allowed slot.
     value = np.zeros(len(open_leads))
-    renderable = np.zeros(len(open_leads), dtype=bool)
+    sendable = np.zeros(len(open_leads), dtype=bool)
     for i, lead in enumerate(open_leads):
         tokens = lead_tokens(lead.attributes or {}, facts[lead.id], now, brand=settings.brand_name)
         texts = [
@@ -112,17 +115,18 @@ def decide_batch(
         if not texts:
             not_selected["render.no_variant"] += 1
             continue
-        renderable[i] = True
         mask = np.asarray(
             allowed_mask(replace(contexts[lead.id], message=texts[0]), slots64), dtype=bool
         )
         if not mask.any():
             not_selected["hold.no_allowed_slot"] += 1
             continue
+        sendable[i] = True
         best_response = float(np.max(np.where(mask, slot_probs[i], -1.0)))
         deal_value = _deal_value(lead)
         value[i] = scores[i].probability * deal_value * best_response
-    ranked = [i for i in np.argsort(-value, kind="stable") if value[i] > 0]
+    # A lead the baseline scores 0 is still sendable: it ranks last, it is not dropped.
+    ranked = [i for i in np.argsort(-value, kind="stable") if sendable[i]]
     chosen = ranked[:capacity]
     not_selected["below_capacity"] += max(0, len(ranked) - len(chosen))
     # 4. Full decisions (gate on the concrete text and time, logged) for the selected leads.
