@@ -60,6 +60,10 @@ def main() -> None:
         config=TrainConfig(),
     )
     scorer = LeadScorer(models.fit.model, version="bench", feature_source=data.feature_source)
+    figures["trees"] = float(models.fit.model.best_iteration)
+    print(
+        f"scoring model: {models.fit.model.best_iteration} trees, {len(models.spec.columns)} features"
+    )
     rng = np.random.default_rng(0)
     pool = data.frame.iloc[rng.integers(0, data.rows, args.pool)].reset_index(drop=True)
     scorer.score(pool.head(1000))

@@ -17,6 +17,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
 from optimizer.errors import InvalidInput
@@ -139,10 +141,16 @@ def _encode_column(series: pd.Series, col: ColumnSpec) -> np.ndarray:
         return values / _NS_PER_DAY
     if not ptypes.is_string_dtype(series):
         series = series.astype("str").where(series.notna())
-    codes = (
-        pd.Index(col.categories, dtype=object).get_indexer(series.astype(object)).astype(np.float64)
-    )
     isna = series.isna().to_numpy()
+    try:
+        # Arrow-backed text (pandas 3 "str"): look the values up in Arrow, without Python objects.
+        values = pa.array(series.array)
+        found = pc.index_in(values, value_set=pa.array(col.categories, pa.string()))
+        codes = found.to_numpy(zero_copy_only=False).astype(np.float64)
+        codes[np.isnan(codes)] = -1.0
+    except (pa.ArrowException, TypeError, ValueError):
+        index = pd.Index(col.categories, dtype=object)
+        codes = index.get_indexer(series.astype(object)).astype(np.float64)
     codes[(codes < 0) & ~isna] = len(col.categories)
     codes[isna] = np.nan
     return codes

@@ -11,7 +11,6 @@ points model answers, ``version`` is ``"baseline:points"`` and ``note`` says why
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from optimizer.settings import Settings
 BASELINE_VERSION = "baseline:points"
 STORE_FEATURES = FEATURE_SOURCE
 Reason = tuple[str, float]
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
