@@ -10,17 +10,20 @@ import math
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from optimizer.cli.app import models_app, train_app
 from optimizer.cli.common import emit_json, settings
 from optimizer.errors import InvalidInput
-from optimizer.models.lead_score import TrainConfig
-from optimizer.models.metrics import BinaryMetrics
-from optimizer.models.registry import aliases_of, client_for, list_versions, promote
 from optimizer.store.db import make_engine, require_head, session_factory, transaction
+
+if TYPE_CHECKING:
+    from optimizer.models.metrics import BinaryMetrics
+
+# LightGBM, scikit-learn and MLflow are imported inside the commands: importing them here would
+# slow every `optimizer` command by seconds.
 
 _COLUMNS = ("roc_auc", "pr_auc", "brier", "log_loss", "top_decile_lift")
 
@@ -45,6 +48,12 @@ def _table(title: str, rows: list[tuple[str, BinaryMetrics | None]]) -> None:
             f"  {label:<28}"
             + "".join(f"{v:>17.4f}" if math.isfinite(v) else f"{'-':>17}" for v in cells)
         )
+
+
+def _train_config(seed: int) -> Any:
+    from optimizer.models.lead_score import TrainConfig
+
+    return TrainConfig(seed=seed)
 
 
 def _parse_as_of(text: str | None) -> dt.datetime:
@@ -106,7 +115,7 @@ def train_lead_score_command(
             evaluate=evaluate,
             window=window,
             step=step,
-            config=TrainConfig(seed=seed),
+            config=_train_config(seed),
             register=register,
         )
     typer.echo(
@@ -214,6 +223,8 @@ def models_promote(
 ) -> None:
     """Move the champion alias to the challenger if it is better by the margin."""
     cfg = settings()
+    from optimizer.models.registry import client_for, promote
+
     decision = promote(
         name,
         client=client_for(cfg.resolved_mlflow_uri()),
@@ -261,6 +272,8 @@ class VersionRow:
 def models_list() -> None:
     """Registered versions of the lead-score and send-time models, with their aliases."""
     cfg = settings()
+    from optimizer.models.registry import aliases_of, client_for, list_versions
+
     client = client_for(cfg.resolved_mlflow_uri())
     rows: list[VersionRow] = []
     for name in (cfg.lead_score_model_name, cfg.send_time_model_name):
