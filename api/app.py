@@ -51,11 +51,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(resolved.resolved_database_url())
         _before, revision = upgrade(engine)
+        write_engine = make_engine(resolved.resolved_database_url(), immediate=True)
         app.state.optimizer = AppState(
             settings=resolved,
             engine=engine,
             sessions=session_factory(engine),
             schema_revision=revision,
+            write_engine=write_engine,
+            write_sessions_factory=session_factory(write_engine),
         )
         try:
             # Load the champions now, so the first decision does not pay for it; a model that
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             engine.dispose()
+            write_engine.dispose()
 
     app = FastAPI(
         title="SMS send optimizer",

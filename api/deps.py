@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import http_error
 from api.state import AppState
@@ -33,8 +33,19 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 def get_session(state: StateDep) -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
-    session = state.sessions()
+    """One writing transaction per request: committed when the route returns, rolled back on
+    error."""
+    yield from _unit_of_work(state.write_sessions)
+
+
+def get_read_session(state: StateDep) -> Iterator[Session]:
+    """A reading session: it takes no write lock, so long reads and model scoring do not hold
+    up writers."""
+    yield from _unit_of_work(state.sessions)
+
+
+def _unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    session = factory()
     try:
         yield session
         session.commit()
@@ -47,6 +58,7 @@ def get_session(state: StateDep) -> Iterator[Session]:
 
 # Committed before the response leaves: a client that reads its own write sees it.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def server_now() -> dt.datetime:

@@ -17,12 +17,21 @@ if TYPE_CHECKING:
 
 @dataclass
 class AppState:
+    """``sessions`` read (and compute) without locking; ``write_sessions`` are short writing
+    units of work (on SQLite they take the write lock when they begin)."""
+
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
     schema_revision: str | None
+    write_engine: Engine | None = None
+    write_sessions_factory: sessionmaker[Session] | None = None
     decision_service: DecisionService | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def write_sessions(self) -> sessionmaker[Session]:
+        return self.write_sessions_factory or self.sessions
 
     def decisions(self) -> DecisionService:
         """The decision service, with its models loaded once (champions from MLflow)."""

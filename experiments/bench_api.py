@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -64,6 +65,29 @@ def add_pool(settings_url: str, n: int, *, seed: int, prefix: str, brand: str) -
             ids.append(lead.id)
     engine.dispose()
     return ids
+
+
+def sweep(
+    base_url: str,
+    headers: dict[str, str],
+    make_request: Callable[[int], tuple[str, str, dict[str, object]]],
+    rates: tuple[int, ...],
+    duration_s: float,
+    label: str,
+) -> tuple[list[dict[str, object]], int | None]:
+    """Raise the open-loop rate until p99 passes 100 ms; return the levels and the last good rate."""
+    levels: list[dict[str, object]] = []
+    sustained = None
+    for rate in rates:
+        result = run_open_loop(base_url, headers, make_request, rate=rate, duration_s=duration_s)
+        print(f"{label}:", result.line(), flush=True)
+        levels.append(result.__dict__)
+        if result.p99_ms <= 100 and result.errors == 0 and result.achieved_rate >= 0.95 * rate:
+            sustained = rate
+        else:
+            break
+        time.sleep(2)
+    return levels, sustained
 
 
 def main() -> None:
@@ -122,9 +146,14 @@ def main() -> None:
                     },
                 )
 
-            one = run_open_loop(server.base_url, headers, nba, rate=100, duration_s=args.duration)
-            print("1 worker, open loop:", one.line())
-            figures["one_worker_100rps"] = one.__dict__
+            figures["one_worker_levels"], figures["one_worker_max_rate_p99_le_100ms"] = sweep(
+                server.base_url,
+                headers,
+                nba,
+                (5, 10, 15, 20, 30, 40),
+                args.duration / 2,
+                "1 worker",
+            )
             # Batch of 10,000 leads.
             times = []
             for _ in range(3):
@@ -189,6 +218,10 @@ def main() -> None:
                 "p90": 1000 * float(np.percentile(latencies, 90)),
                 "actions": sorted(set(actions)),
             }
+            # Last, because a rate above capacity leaves a queue behind it.
+            one = run_open_loop(server.base_url, headers, nba, rate=100, duration_s=args.duration)
+            print("1 worker, open loop at 100/s:", one.line(), flush=True)
+            figures["one_worker_100rps"] = one.__dict__
     finally:
         server.stop()
 
@@ -206,17 +239,9 @@ def main() -> None:
                         "as_of": AS_OF.isoformat(),
                     },
                 )
-        levels = []
-        for rate in (50, 100, 150, 200, 250, 300, 400):
-            result = run_open_loop(
-                server.base_url, headers, nba, rate=rate, duration_s=args.duration / 2
-            )
-            print("2 workers:", result.line())
-            levels.append(result.__dict__)
-            if result.p99_ms <= 100 and result.errors == 0 and result.achieved_rate >= 0.95 * rate:
-                sustained = rate
-            else:
-                break
+        levels, sustained = sweep(
+            server.base_url, headers, nba, (10, 20, 30, 40, 60, 80), args.duration / 2, "2 workers"
+        )
         figures["two_workers"] = levels
         figures["two_workers_max_rate_p99_le_100ms"] = sustained
         print(f"2 workers: highest rate with p99 <= 100 ms: {sustained}/s")

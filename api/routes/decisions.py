@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from api.deps import DecideKey, ReadKey, SessionDep, SettingsDep, StateDep, server_now
+from api.deps import (
+    DecideKey,
+    ReadKey,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    StateDep,
+    server_now,
+)
 from api.errors import http_error
 from api.schemas import (
     BatchIn,
@@ -20,11 +28,13 @@ from api.schemas import (
     TopReasonOut,
 )
 from api.telemetry import observe_decision
+from optimizer.bandits.store import close_expired
 from optimizer.decide.batch import decide_batch
 from optimizer.decide.confirm import confirm_decision
-from optimizer.decide.store import read_decision
+from optimizer.decide.store import read_decision, write_decision
 from optimizer.decide.types import DecisionReason, DecisionRecord
 from optimizer.settings import Settings
+from optimizer.store.db import transaction
 
 router = APIRouter(tags=["decisions"])
 
@@ -92,7 +102,7 @@ def decision_out(record: DecisionRecord) -> DecisionOut:
 
 @router.post("/v1/next-best-action", response_model=DecisionOut)
 def next_best_action(
-    body: NextBestActionIn, request: Request, state: StateDep, session: SessionDep, _key: DecideKey
+    body: NextBestActionIn, state: StateDep, session: ReadSessionDep, _key: DecideKey
 ) -> DecisionOut:
     """Send what, when, or not at all, and why. The gate has the last word."""
     now = decision_time(body.as_of, state.settings)
@@ -104,16 +114,22 @@ def next_best_action(
         horizon_hours=body.horizon_hours,
         now=now,
     )
+    session.close()  # hand the reading connection back before waiting for the write lock
+    with transaction(state.write_sessions) as writer:
+        write_decision(writer, record, policy=state.settings.policy)
     observe_decision(record)
     return decision_out(record)
 
 
 @router.post("/v1/next-best-action/batch", response_model=BatchOut)
 def next_best_action_batch(
-    body: BatchIn, state: StateDep, session: SessionDep, _key: DecideKey
+    body: BatchIn, state: StateDep, session: ReadSessionDep, _key: DecideKey
 ) -> BatchOut:
     """The ``capacity`` best sendable leads of a pool, ranked by expected value."""
     now = decision_time(body.as_of, state.settings)
+    # Decisions whose attribution window has closed without a reward count as 0, once.
+    with transaction(state.write_sessions) as writer:
+        close_expired(writer, now=now)
     result = decide_batch(
         state.decisions(),
         session,
@@ -124,7 +140,11 @@ def next_best_action_batch(
         template=body.template,
         now=now,
     )
-    for record in result.selected:
+    session.close()  # hand the reading connection back before waiting for the write lock
+    with transaction(state.write_sessions) as writer:
+        for record in result.logged:
+            write_decision(writer, record, policy=state.settings.policy)
+    for record in result.logged:
         observe_decision(record)
     return BatchOut(
         considered=result.considered,
@@ -156,6 +176,6 @@ def confirm(
 
 
 @router.get("/v1/decisions/{decision_id}", response_model=DecisionOut)
-def get_decision(decision_id: str, session: SessionDep, _key: ReadKey) -> DecisionOut:
+def get_decision(decision_id: str, session: ReadSessionDep, _key: ReadKey) -> DecisionOut:
     """The full explanation of a decision, with its confirmation if any."""
     return decision_out(read_decision(session, decision_id))

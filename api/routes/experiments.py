@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.deps import AdminKey, ReadKey, SessionDep, SettingsDep, server_now
+from api.deps import AdminKey, ReadKey, ReadSessionDep, SessionDep, SettingsDep, server_now
 from api.schemas import ExperimentIn, ExperimentOut, VariantOut
 from optimizer.bandits.store import close_expired, create_experiment, experiment_results
 from optimizer.errors import Conflict, NotFound
@@ -71,7 +71,7 @@ def post_experiment(
 
 
 @router.get("", response_model=list[ExperimentOut])
-def list_experiments(session: SessionDep, _key: ReadKey) -> list[ExperimentOut]:
+def list_experiments(session: ReadSessionDep, _key: ReadKey) -> list[ExperimentOut]:
     return [
         experiment_out(session, e)
         for e in session.scalars(select(Experiment).order_by(Experiment.id))
@@ -79,7 +79,7 @@ def list_experiments(session: SessionDep, _key: ReadKey) -> list[ExperimentOut]:
 
 
 @router.get("/{experiment_id}", response_model=ExperimentOut)
-def get_experiment(experiment_id: int, session: SessionDep, _key: ReadKey) -> ExperimentOut:
+def get_experiment(experiment_id: int, session: ReadSessionDep, _key: ReadKey) -> ExperimentOut:
     return experiment_out(session, _get(session, experiment_id))
 
 

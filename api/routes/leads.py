@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import IngestKey, ReadKey, SessionDep, SettingsDep, server_now
+from api.deps import IngestKey, ReadKey, ReadSessionDep, SessionDep, SettingsDep, server_now
 from api.schemas import (
     ActionOut,
     ConsentIn,
@@ -57,7 +57,7 @@ def create_lead(body: LeadIn, response: Response, session: SessionDep, _key: Ing
 
 
 @router.get("/{lead_id}", response_model=LeadOut)
-def read_lead(lead_id: int, session: SessionDep, _key: ReadKey) -> LeadOut:
+def read_lead(lead_id: int, session: ReadSessionDep, _key: ReadKey) -> LeadOut:
     return lead_out(get_lead(session, lead_id))
 
 
@@ -105,7 +105,7 @@ def create_revocation(
 
 
 @router.get("/{lead_id}/timeline")
-def read_timeline(lead_id: int, session: SessionDep, _key: ReadKey) -> dict[str, object]:
+def read_timeline(lead_id: int, session: ReadSessionDep, _key: ReadKey) -> dict[str, object]:
     """Every event of every channel, consents, suppressions and decisions: one timeline."""
     lead = get_lead(session, lead_id)
     return {

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import ReadKey, SessionDep
+from api.deps import ReadKey, ReadSessionDep
 from optimizer import reports
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -20,20 +20,20 @@ EndQuery = Annotated[dt.date | None, Query(description="last day (UTC, inclusive
 
 
 def _period(
-    session: SessionDep, period: str, start: dt.date | None, end: dt.date | None
+    session: ReadSessionDep, period: str, start: dt.date | None, end: dt.date | None
 ) -> reports.Period:
     return reports.resolve_period(reports.data_span(session), preset=period, start=start, end=end)
 
 
 @router.get("/experiments")
-def experiments(session: SessionDep, _key: ReadKey) -> dict[str, Any]:
+def experiments(session: ReadSessionDep, _key: ReadKey) -> dict[str, Any]:
     """Every experiment with status, metric, leader, probability to be best and sends."""
     return reports.experiment_list(session).to_dict()
 
 
 @router.get("/experiments/{experiment_id}")
 def experiment(
-    experiment_id: int, session: SessionDep, _key: ReadKey, seed: int = 0
+    experiment_id: int, session: ReadSessionDep, _key: ReadKey, seed: int = 0
 ) -> dict[str, Any]:
     """One experiment: per-variant statistics, verdict, SRM, guardrail and chart series."""
     return reports.experiment_report(session, experiment_id=experiment_id, seed=seed).to_dict()
@@ -41,7 +41,7 @@ def experiment(
 
 @router.get("/health")
 def health(
-    session: SessionDep,
+    session: ReadSessionDep,
     _key: ReadKey,
     period: PeriodQuery = "all",
     start: DayQuery = None,
@@ -54,7 +54,7 @@ def health(
 
 @router.get("/segments")
 def segments(
-    session: SessionDep,
+    session: ReadSessionDep,
     _key: ReadKey,
     period: PeriodQuery = "all",
     start: DayQuery = None,
@@ -68,7 +68,7 @@ def segments(
 
 @router.get("/attribution")
 def attribution(
-    session: SessionDep,
+    session: ReadSessionDep,
     _key: ReadKey,
     period: PeriodQuery = "all",
     start: DayQuery = None,
@@ -81,6 +81,6 @@ def attribution(
 
 
 @router.get("/leads/{lead_id}")
-def lead(lead_id: int, session: SessionDep, _key: ReadKey) -> dict[str, Any]:
+def lead(lead_id: int, session: ReadSessionDep, _key: ReadKey) -> dict[str, Any]:
     """One lead's timeline across channels, current score with reasons, and decisions."""
     return reports.lead_report(session, lead_id=lead_id).to_dict()

@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 from sqlalchemy import select
 
-from api.deps import AUTH_COOKIE, SessionDep, StateDep, authenticate
+from api.deps import AUTH_COOKIE, ReadSessionDep, StateDep, authenticate
 from api.state import AppState
 from optimizer import reports
 from optimizer.errors import InvalidInput, NotFound, OptimizerError
@@ -188,7 +188,7 @@ def static(name: str) -> Response:
 
 
 def _period_context(
-    session: SessionDep, period: str, start: dt.date | None, end: dt.date | None
+    session: ReadSessionDep, period: str, start: dt.date | None, end: dt.date | None
 ) -> tuple[reports.Period, dict[str, Any]]:
     span = reports.data_span(session)
     try:
@@ -210,7 +210,7 @@ PresetQuery = Annotated[str, Query(max_length=10)]
 
 
 @router.get("/experiments")
-def experiments_page(request: Request, state: StateDep, session: SessionDep) -> Response:
+def experiments_page(request: Request, state: StateDep, session: ReadSessionDep) -> Response:
     _viewer(request, state)
     listing = reports.experiment_list(session)
     return _page(request, "experiments.html", {"listing": listing})
@@ -218,7 +218,7 @@ def experiments_page(request: Request, state: StateDep, session: SessionDep) -> 
 
 @router.get("/experiments/{experiment_id}")
 def experiment_page(
-    experiment_id: int, request: Request, state: StateDep, session: SessionDep
+    experiment_id: int, request: Request, state: StateDep, session: ReadSessionDep
 ) -> Response:
     _viewer(request, state)
     try:
@@ -237,7 +237,7 @@ def experiment_page(
 def health_page(
     request: Request,
     state: StateDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     period: PresetQuery = "all",
     start: dt.date | None = None,
     end: dt.date | None = None,
@@ -261,7 +261,7 @@ def health_page(
 def segments_page(
     request: Request,
     state: StateDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     period: PresetQuery = "all",
     start: dt.date | None = None,
     end: dt.date | None = None,
@@ -285,7 +285,7 @@ def segments_page(
 def attribution_page(
     request: Request,
     state: StateDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     period: PresetQuery = "all",
     start: dt.date | None = None,
     end: dt.date | None = None,
@@ -308,7 +308,7 @@ def attribution_page(
 def lead_lookup(
     request: Request,
     state: StateDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """Find a lead by id or external id."""
@@ -326,7 +326,7 @@ def lead_lookup(
 
 
 @router.get("/leads/{lead_id}")
-def lead_page(lead_id: int, request: Request, state: StateDep, session: SessionDep) -> Response:
+def lead_page(lead_id: int, request: Request, state: StateDep, session: ReadSessionDep) -> Response:
     _viewer(request, state)
     try:
         report = reports.lead_report(session, lead_id=lead_id)

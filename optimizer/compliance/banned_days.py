@@ -78,7 +78,5 @@ def add_banned_date(
             session.add(row)
             session.flush()
     except IntegrityError as exc:
-        raise Conflict(
-            f"{code} {day.isoformat()} is already a banned date", field="date"
-        ) from exc
+        raise Conflict(f"{code} {day.isoformat()} is already a banned date", field="date") from exc
     return row

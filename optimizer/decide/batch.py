@@ -17,7 +17,6 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from optimizer.bandits.store import close_expired
 from optimizer.compliance import allowed_mask, evaluate
 from optimizer.compliance.store_context import build_contexts
 from optimizer.decide.render import lead_tokens, render
@@ -30,7 +29,7 @@ from optimizer.decide.service import (
     is_permanent,
 )
 from optimizer.decide.slots import as_datetime64, candidate_slots, primary_zone
-from optimizer.decide.store import load_facts_many, write_decision
+from optimizer.decide.store import load_facts_many
 from optimizer.decide.types import PERMANENT_PREFIXES, BatchResult, DecisionRecord
 from optimizer.errors import InvalidInput
 from optimizer.phones import parse_phone
@@ -49,8 +48,6 @@ def decide_batch(
     now: dt.datetime,
 ) -> BatchResult:
     experiment, candidates = candidates_for(session, experiment_id=experiment_id, template=template)
-    # Decisions whose attribution window has closed without a reward count as 0, once.
-    close_expired(session, now=now)
     if lead_ids is None:
         leads = list(session.scalars(select(Lead).order_by(Lead.id)))
     else:
@@ -131,6 +128,7 @@ def decide_batch(
     not_selected["below_capacity"] += max(0, len(ranked) - len(chosen))
     # 4. Full decisions (gate on the concrete text and time, logged) for the selected leads.
     selected: list[DecisionRecord] = []
+    logged: list[DecisionRecord] = []
     for i in chosen:
         lead = open_leads[i]
         decision_id = str(uuid.uuid4())
@@ -154,7 +152,7 @@ def decide_batch(
             slot_probs=slot_probs[i],
         )
         record = replace(record, expected_value=float(value[i]))
-        write_decision(session, record, policy=settings.policy)
+        logged.append(record)
         if record.sendable:
             selected.append(record)
         else:
@@ -164,6 +162,7 @@ def decide_batch(
         selected=tuple(selected),
         not_selected=dict(not_selected),
         model_versions=versions,
+        logged=tuple(logged),
     )
 
 

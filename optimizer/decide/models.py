@@ -90,7 +90,17 @@ class LoadedModels:
         ]
 
     def score_one(self, session: Session, *, lead: Lead, now: dt.datetime) -> ScoreRow:
-        return self.score_frame(self.features(session, lead_ids=[lead.id], now=now))[0]
+        """One lead: the scorer's low-latency path (one ``pred_contrib`` call, no frame encode)."""
+        features = self.features(session, lead_ids=[lead.id], now=now)
+        row = features.iloc[0].to_dict()
+        scored = self.scorer.score_one(row, explain=True)
+        return ScoreRow(
+            probability=float(scored.probability),
+            score=float(scored.score),
+            segment=str(scored.segment),
+            top_features=tuple((str(f), float(c)) for f, c in scored.reasons),
+            version=str(scored.model_version),
+        )
 
     # -- send time -------------------------------------------------------------------------
     def slot_probabilities(

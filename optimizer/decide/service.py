@@ -29,7 +29,7 @@ from optimizer.compliance.store_context import build_context
 from optimizer.decide.models import LoadedModels, ScoreRow
 from optimizer.decide.render import LeadFacts, lead_tokens, render
 from optimizer.decide.slots import as_datetime64, candidate_slots, local_iso, primary_zone
-from optimizer.decide.store import load_facts, write_decision
+from optimizer.decide.store import load_facts
 from optimizer.decide.types import (
     PERMANENT_PREFIXES,
     DecisionReason,
@@ -102,6 +102,8 @@ class DecisionService:
         self.seed = seed
 
     # -- the single-lead path -------------------------------------------------------------
+    # decide() reads and computes only; the caller appends the record to the decision log
+    # (optimizer.decide.store.write_decision) in a short writing transaction of its own.
     def decide(
         self,
         session: Session,
@@ -125,7 +127,6 @@ class DecisionService:
             record = self._blocked(
                 prepared, decision_id=decision_id, experiment=experiment, now=now
             )
-            write_decision(session, record, policy=self.settings.policy)
             return record
         score = self.models.score_one(session, lead=lead, now=now)
         record = self._choose(
@@ -139,7 +140,6 @@ class DecisionService:
             horizon_hours=horizon_hours,
             now=now,
         )
-        write_decision(session, record, policy=self.settings.policy)
         return record
 
     def prepare(

@@ -75,6 +75,7 @@ class BatchResult:
     selected: tuple[DecisionRecord, ...]
     not_selected: dict[str, int] = field(default_factory=dict)
     model_versions: dict[str, str] = field(default_factory=dict)
+    logged: tuple[DecisionRecord, ...] = ()  # every full decision made, to append to the log
 
 
 @dataclass(frozen=True)

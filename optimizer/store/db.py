@@ -37,8 +37,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, create_dirs: bool = True) -> Engine:
-    """Create an engine for ``url``; malformed URLs raise :class:`StoreError` naming the URL."""
+def make_engine(url: str, *, create_dirs: bool = True, immediate: bool = False) -> Engine:
+    """Create an engine for ``url``; malformed URLs raise :class:`StoreError` naming the URL.
+
+    ``immediate`` (SQLite): transactions take the write lock when they begin, so a unit of work
+    that reads and then writes waits its turn instead of failing; use it for short writing
+    transactions, and a plain engine for reads and long computations.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -57,6 +62,10 @@ def make_engine(url: str, *, create_dirs: bool = True) -> Engine:
         if database and database != ":memory:" and create_dirs:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        # The server runs request handlers on a thread pool (40 threads): give each a connection
+        # rather than have it time out waiting for one of the default 5 + 10.
+        kwargs["pool_size"] = 20
+        kwargs["max_overflow"] = 30
     else:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -68,8 +77,12 @@ def make_engine(url: str, *, create_dirs: bool = True) -> Engine:
         raise StoreError(f"database URL {url!r} cannot be used: {exc}") from exc
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin_immediate if immediate else _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
@@ -77,7 +90,7 @@ def _sqlite_begin_immediate(conn: Any) -> None:
 
     A deferred transaction that reads and then writes cannot wait for another writer (SQLite
     answers "database is locked" at once); an immediate one waits up to busy_timeout. Several
-    server workers share one database file, so every unit of work starts immediate.
+    server workers share one database file, so writing units of work start immediate.
     """
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
