@@ -13,6 +13,7 @@ from api.errors import http_error
 from api.state import AppState
 from optimizer.service.keys import has_scope, verify_key
 from optimizer.settings import Settings
+from optimizer.store.db import transaction
 from optimizer.store.models import ApiKey
 
 AUTH_COOKIE = "optimizer_key"
@@ -45,15 +46,8 @@ def get_read_session(state: StateDep) -> Iterator[Session]:
 
 
 def _unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    session = factory()
-    try:
+    with transaction(factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # Committed before the response leaves: a client that reads its own write sees it.

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from optimizer.store.models import CHANNELS, EVENT_TYPES
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -86,27 +88,11 @@ class RevocationOut(BaseModel):
     actions: list[ActionOut]
 
 
-EventType = Literal[
-    "sent",
-    "delivered",
-    "failed",
-    "inbound",
-    "reply",
-    "click",
-    "conversion",
-    "call",
-    "webchat",
-    "email_open",
-    "visit",
-    "purchase",
-]
-
-
 class EventIn(Strict):
     idempotency_key: str = Field(min_length=1, max_length=200)
     lead_id: int
-    type: EventType
-    channel: Literal["sms", "voice", "rcs", "webchat", "email"]
+    type: str = Field(min_length=1, max_length=20, description="One of: " + ", ".join(EVENT_TYPES))
+    channel: str = Field(min_length=1, max_length=20, description="One of: " + ", ".join(CHANNELS))
     occurred_at: dt.datetime
     text: str | None = Field(default=None, max_length=5000)
     value: float | None = None

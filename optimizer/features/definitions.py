@@ -21,22 +21,10 @@ zero-party ``attributes``, sorted by key):
 
 from __future__ import annotations
 
+from optimizer.store.models import CHANNELS, EVENT_TYPES
+
 FEATURE_SOURCE = "store:v1"
-EVENT_TYPES = (
-    "sent",
-    "delivered",
-    "failed",
-    "inbound",
-    "reply",
-    "click",
-    "conversion",
-    "call",
-    "webchat",
-    "email_open",
-    "visit",
-    "purchase",
-)
-CHANNELS = ("sms", "voice", "rcs", "webchat", "email")
+__all__ = ["CHANNELS", "EVENT_TYPES"]
 ENGAGEMENT_TYPES = ("reply", "click", "inbound", "call", "webchat", "email_open", "visit")
 WINDOWS_DAYS = (7, 30, 90)
 REPLY_ATTRIBUTION_HOURS = 72

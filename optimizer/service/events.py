@@ -21,6 +21,7 @@ from optimizer.errors import InvalidInput
 from optimizer.service.leads import validate_channel
 from optimizer.settings import Settings
 from optimizer.store.models import (
+    EVENT_TYPES,
     Decision,
     DecisionConfirmation,
     Event,
@@ -29,20 +30,6 @@ from optimizer.store.models import (
     Suppression,
 )
 
-EVENT_TYPES = (
-    "sent",
-    "delivered",
-    "failed",
-    "inbound",
-    "reply",
-    "click",
-    "conversion",
-    "call",
-    "webchat",
-    "email_open",
-    "visit",
-    "purchase",
-)
 # Which experiment metric an outcome event feeds.
 OUTCOME_METRICS = {
     "reply": ("reply",),

@@ -13,10 +13,9 @@ from sqlalchemy.orm import Session
 
 from optimizer.errors import InvalidInput, NotFound
 from optimizer.phones import STATE_CODES, parse_phone
-from optimizer.store.models import Consent, Lead, LeadChange
+from optimizer.store.models import CHANNELS, Consent, Lead, LeadChange
 
 CONSENT_METHODS = ("web", "keyword", "paper", "voice")
-CHANNELS = ("sms", "voice", "rcs", "webchat", "email")
 
 
 @dataclass(frozen=True)
