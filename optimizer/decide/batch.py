@@ -145,7 +145,7 @@ def decide_batch(
             experiment=experiment,
             candidates=candidates,
             score=scores[i],
-            rng=decision_rng(service.seed, decision_id),
+            rng=decision_rng(service.seed, lead.id, now),
             decision_id=decision_id,
             horizon_hours=horizon_hours,
             now=now,

@@ -8,7 +8,6 @@ propose can get past it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -60,10 +59,12 @@ class Prepared:
     context: GateContext
 
 
-def decision_rng(seed: int, decision_id: str) -> np.random.Generator:
-    """Each decision's draws are reproducible from the service seed and the decision id."""
-    digest = hashlib.sha256(decision_id.encode()).digest()
-    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+def decision_rng(seed: int, lead_id: int, now: dt.datetime) -> np.random.Generator:
+    """Each decision's draws follow from the service seed, the lead and the decision time, so
+    the same request on the same state gives the same answer (the decision id is random and
+    plays no part)."""
+    stamp = int(now.astimezone(dt.UTC).timestamp() * 1_000_000)
+    return np.random.default_rng([seed, lead_id, stamp])
 
 
 def reasons_of(verdict: Verdict) -> tuple[DecisionReason, ...]:
@@ -122,7 +123,7 @@ class DecisionService:
         )
         prepared = self.prepare(session, lead=lead, candidates=candidates, now=now)
         decision_id = str(uuid.uuid4())
-        rng = decision_rng(self.seed, decision_id)
+        rng = decision_rng(self.seed, lead.id, now)
         if is_permanent(prepared.probe):
             record = self._blocked(
                 prepared, decision_id=decision_id, experiment=experiment, now=now

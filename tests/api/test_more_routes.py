@@ -146,3 +146,25 @@ def test_audit_over_json_and_banned_dates(live_server: LiveServer) -> None:
     assert bad_state.status_code == 422
     assert decision["action"] == "hold"
     assert any(r["code"].startswith("banned_day") for r in decision["reasons"])
+
+
+def test_same_request_on_same_state_gives_the_same_answer(live_server: LiveServer) -> None:
+    variants = [
+        {"name": "A", "template": TEMPLATE},
+        {"name": "B", "template": "Acme Dental: {first_name}, book today? Reply STOP to opt out."},
+        {
+            "name": "C",
+            "template": "Acme Dental: a cleaning this week, {first_name}? Reply STOP to opt out.",
+        },
+    ]
+    evening = dt.datetime(2026, 11, 18, 2, 0, tzinfo=dt.UTC)  # 21:00 in New York: a later slot
+    with live_server.client() as client:
+        experiment = client.post(
+            "/v1/experiments", json={"name": "repeat", "metric": "reply", "variants": variants}
+        ).json()
+        lead = new_lead(client, phone="(212) 555-0163", created_at=NOW - dt.timedelta(days=2))
+        first = decide(client, lead["id"], evening, experiment_id=experiment["id"])
+        second = decide(client, lead["id"], evening, experiment_id=experiment["id"])
+    assert first["decision_id"] != second["decision_id"]
+    for key in ("action", "variant_id", "send_at", "propensity", "slot_propensity", "text"):
+        assert first[key] == second[key], key
