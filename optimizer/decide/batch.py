@@ -89,7 +89,10 @@ def decide_batch(
         )
     ids = [lead.id for lead in open_leads]
     # 2. One lead-score call and one send-time call for the whole pool.
-    scores = service.models.score_frame(service.models.features(session, lead_ids=ids, now=now))
+    # Explanations (pred_contrib) cost several times a plain prediction: the pool is ranked on
+    # probabilities alone, and only the leads selected are explained.
+    features = service.models.features(session, lead_ids=ids, now=now)
+    scores = service.models.score_frame(features, explain=False)
     slots = candidate_slots(now, horizon_hours)
     slots64 = as_datetime64(slots)
     zones = [
@@ -126,6 +129,10 @@ def decide_batch(
     ranked = [i for i in np.argsort(-value, kind="stable") if sendable[i]]
     chosen = ranked[:capacity]
     not_selected["below_capacity"] += max(0, len(ranked) - len(chosen))
+    if chosen:
+        explained = service.models.score_frame(features.iloc[list(chosen)], explain=True)
+        for i, row in zip(chosen, explained, strict=True):
+            scores[i] = row
     # 4. Full decisions (gate on the concrete text and time, logged) for the selected leads.
     selected: list[DecisionRecord] = []
     logged: list[DecisionRecord] = []
