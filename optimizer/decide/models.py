@@ -90,9 +90,13 @@ class LoadedModels:
         ]
 
     def score_one(self, session: Session, *, lead: Lead, now: dt.datetime) -> ScoreRow:
-        """One lead: the scorer's low-latency path (one ``pred_contrib`` call, no frame encode)."""
-        features = self.features(session, lead_ids=[lead.id], now=now)
-        row = features.iloc[0].to_dict()
+        """One lead: the scorer's low-latency path (one ``pred_contrib`` call, no frame encode).
+
+        The features come from the single-lead path (no pandas), equal to ``self.features``.
+        """
+        from optimizer.features.single import lead_feature_row
+
+        row = lead_feature_row(session, lead_id=lead.id, as_of=now)
         scored = self.scorer.score_one(row, explain=True)
         return ScoreRow(
             probability=float(scored.probability),
@@ -112,9 +116,13 @@ class LoadedModels:
         zone: str | None,
         now: dt.datetime,
     ) -> np.ndarray:
-        features = self.send_time_features(session, lead_ids=[lead.id], now=now)
+        # One lead: its arrays straight from its events (same input as ``send_time_features``
+        # gives, without the pool path's fixed pandas cost).
+        from optimizer.models.send_time_single import send_time_inputs
+
+        rows, _zone = send_time_inputs(session, lead_id=lead.id, as_of=now)
         return np.asarray(
-            self.send_time.score_slots(features, list(slots), zone or "America/New_York")
+            self.send_time.score_slots(rows, list(slots), zone or "America/New_York")
         )[0]
 
     def send_time_features(

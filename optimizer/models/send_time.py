@@ -22,7 +22,7 @@ from mlflow.pyfunc import PythonModel
 
 from optimizer.errors import InvalidInput
 from optimizer.models.registry import load_champion
-from optimizer.models.send_time_features import SLOT_FEATURES, slot_matrix
+from optimizer.models.send_time_features import SLOT_FEATURES, LeadRows, slot_matrix
 from optimizer.settings import Settings
 
 PRIORS_VERSION = "send-time:priors"
@@ -213,11 +213,15 @@ class SendTimeModel:
     # --- scoring --------------------------------------------------------------------------
     def score_slots(
         self,
-        lead_features: pd.DataFrame,
+        lead_features: pd.DataFrame | LeadRows,
         slots_utc: np.ndarray | Sequence[dt.datetime],
         time_zone: str | Sequence[str] | np.ndarray,
     ) -> np.ndarray:
-        """(n_leads, n_slots) response probabilities; slots are shared (s,) or per lead (n, s)."""
+        """(n_leads, n_slots) response probabilities; slots are shared (s,) or per lead (n, s).
+
+        ``lead_features``: the lead columns as a frame, or as ``LeadRows`` arrays (same result,
+        no pandas work: the single-lead serving path).
+        """
         n = len(lead_features)
         slots = _as_ns(slots_utc)
         if slots.ndim == 1:
@@ -233,11 +237,12 @@ class SendTimeModel:
             raise InvalidInput(f"{len(zones)} time zones for {n} leads (one per lead expected)")
         hour, weekday = _local_slots(slots, zones)
         if self.booster is None:
-            vertical = (
-                lead_features["vertical"].astype(str).to_numpy()
-                if "vertical" in lead_features
-                else np.full(n, "")
-            )
+            if isinstance(lead_features, LeadRows):
+                vertical = lead_features.vertical
+            elif "vertical" in lead_features:
+                vertical = lead_features["vertical"].astype(str).to_numpy()
+            else:
+                vertical = np.full(n, "")
             rows = np.array(
                 [
                     self.verticals.index(v) if v in self.verticals else len(self.verticals)

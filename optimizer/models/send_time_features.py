@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,13 @@ WD_COLUMNS = tuple(f"wd_h{h:02d}" for h in range(24))
 WE_COLUMNS = tuple(f"we_h{h:02d}" for h in range(24))
 LEAD_COLUMNS = ("vertical", "source", *(f"n_{t}" for t in COUNT_TYPES), *WD_COLUMNS, *WE_COLUMNS)
 NUMERIC_COLUMNS = (*WD_COLUMNS, *WE_COLUMNS, *(f"n_{t}" for t in COUNT_TYPES))
+# The column order of ``lead_frame``'s result (weekday and weekend hours interleaved).
+FRAME_COLUMNS = (
+    "vertical",
+    "source",
+    *(f"n_{t}" for t in COUNT_TYPES),
+    *(c for h in range(24) for c in (WD_COLUMNS[h], WE_COLUMNS[h])),
+)
 SLOT_FEATURES = (
     "local_hour",
     "weekday",
@@ -99,6 +107,20 @@ def local_hour_weekday(
     return hours, days
 
 
+def engagement_mask(kind: np.ndarray, intent: np.ndarray) -> np.ndarray:
+    """Which events count as engagement: the engagement types, except inbound opt-outs."""
+    return np.isin(kind, ENGAGEMENT_TYPES) & ~((kind == "inbound") & (intent == "opt_out"))
+
+
+def count_codes(kind: np.ndarray, marketing: np.ndarray) -> np.ndarray:
+    """Index into ``COUNT_TYPES`` of each event, -1 for none (a non-marketing text is none)."""
+    code = np.full(len(kind), -1)
+    for c, name in enumerate(COUNT_TYPES):
+        code[kind == name] = c
+    code[(kind == "sent") & ~marketing] = -1
+    return code
+
+
 def engagement_counts(
     events: pd.DataFrame, lead_zone: pd.Series
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,7 +129,7 @@ def engagement_counts(
     intent = (
         events["intent"].astype(str) if "intent" in events else pd.Series("", index=events.index)
     )
-    keep = kind.isin(ENGAGEMENT_TYPES) & ~((kind == "inbound") & (intent == "opt_out"))
+    keep = engagement_mask(kind.to_numpy(dtype=object), intent.to_numpy(dtype=object))
     sel = events.loc[keep]
     zones = lead_zone.reindex(sel["lead_id"].to_numpy()).fillna(DEFAULT_ZONE).to_numpy()
     hours, days = local_hour_weekday(sel["occurred_at"], zones)
@@ -166,10 +188,7 @@ def lead_frame(
         if "marketing" in events
         else np.zeros(len(events), bool)
     )
-    code = np.full(len(events), -1)
-    for c, name in enumerate(COUNT_TYPES):
-        code[kind == name] = c
-    code[(kind == "sent") & ~marketing] = -1
+    code = count_codes(kind, marketing)
     keep = code >= 0
     times = pd.DatetimeIndex(events["occurred_at"]).as_unit("ns").asi8
     counts = point_in_time_counts(
@@ -230,8 +249,30 @@ def project(counts: np.ndarray, components: np.ndarray, iterations: int = 60) ->
     return weights
 
 
+@dataclass(frozen=True)
+class LeadRows:
+    """The lead columns ``slot_matrix`` reads, as arrays (no frame to build or index)."""
+
+    vertical: np.ndarray  # (n,) str
+    source: np.ndarray  # (n,) str
+    numeric: np.ndarray  # (n, len(NUMERIC_COLUMNS)) float, in NUMERIC_COLUMNS order
+
+    def __len__(self) -> int:
+        return len(self.vertical)
+
+    @classmethod
+    def of(cls, lead_features: pd.DataFrame | LeadRows) -> LeadRows:
+        if isinstance(lead_features, LeadRows):
+            return lead_features
+        return cls(
+            vertical=lead_features["vertical"].to_numpy().astype(str),
+            source=lead_features["source"].to_numpy().astype(str),
+            numeric=lead_features[list(NUMERIC_COLUMNS)].to_numpy(dtype=float),  # one lookup
+        )
+
+
 def slot_matrix(
-    lead_features: pd.DataFrame,
+    lead_features: pd.DataFrame | LeadRows,
     local_hour: np.ndarray,
     weekday: np.ndarray,
     *,
@@ -245,9 +286,8 @@ def slot_matrix(
     ``prior_table``: (len(verticals) + 1, 168) prior response by vertical (last row = other).
     """
     n, s = local_hour.shape
-    vertical = lead_features["vertical"].to_numpy().astype(str)
-    source = lead_features["source"].to_numpy().astype(str)
-    numeric = lead_features[list(NUMERIC_COLUMNS)].to_numpy(dtype=float)  # one lookup: fast
+    rows_in = LeadRows.of(lead_features)
+    vertical, source, numeric = rows_in.vertical, rows_in.source, rows_in.numeric
     v_code = np.array([verticals.index(v) if v in verticals else len(verticals) for v in vertical])
     s_code = np.array([sources.index(x) if x in sources else len(sources) for x in source])
     wd, we = numeric[:, :24], numeric[:, 24:48]
