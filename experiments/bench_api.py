@@ -150,7 +150,7 @@ def main() -> None:
                 server.base_url,
                 headers,
                 nba,
-                (5, 10, 15, 20, 30, 40),
+                (10, 20, 40, 60, 80, 100, 120),
                 args.duration / 2,
                 "1 worker",
             )
@@ -240,7 +240,12 @@ def main() -> None:
                     },
                 )
         levels, sustained = sweep(
-            server.base_url, headers, nba, (10, 20, 30, 40, 60, 80), args.duration / 2, "2 workers"
+            server.base_url,
+            headers,
+            nba,
+            (20, 40, 60, 80, 100, 120, 150, 200),
+            args.duration / 2,
+            "2 workers",
         )
         figures["two_workers"] = levels
         figures["two_workers_max_rate_p99_le_100ms"] = sustained
