@@ -213,7 +213,7 @@ class BasePolicy:
         pos, probs, reason = self._distribution(rng, idx)
         full = np.zeros(self.n_arms)
         full[idx] = probs
-        return Choice(int(idx[pos]), float(probs[pos]), reason, tuple(float(x) for x in full))
+        return Choice(int(idx[pos]), float(probs[pos]), reason, tuple(full.tolist()))
 
     def probabilities(
         self, rng: np.random.Generator, eligible: Sequence[int] | None = None
