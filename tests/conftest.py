@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from optimizer.settings import Settings, get_settings
 from optimizer.store.db import make_engine, session_factory, upgrade
 from tests import pg_server
+from tests.mlflow_template import copy_store, migrated_store
 
 DATA_DIR = Path(
     os.environ.get("OPTIMIZER_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -89,9 +90,24 @@ def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
     eng.dispose()
 
 
+@pytest.fixture(scope="session")
+def _mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated MLflow store per test session: creating its tables takes seconds."""
+    return migrated_store(tmp_path_factory.mktemp("mlflow-template"))
+
+
 @pytest.fixture
-def mlflow_uri(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+def mlflow_uri(tmp_path: Path, _mlflow_template: Path) -> str:
+    """A fresh MLflow tracking store for one test (a copy of the migrated template)."""
+    return copy_store(_mlflow_template, tmp_path)
+
+
+@pytest.fixture
+def ml_settings(settings: Settings, mlflow_uri: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings whose MLflow store is ``mlflow_uri``; the CLI (get_settings) sees the same."""
+    monkeypatch.setenv("OPTIMIZER_MLFLOW_TRACKING_URI", mlflow_uri)
+    get_settings.cache_clear()
+    return settings.model_copy(update={"mlflow_tracking_uri": mlflow_uri})
 
 
 @pytest.fixture(scope="session")
