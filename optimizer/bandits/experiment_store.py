@@ -12,7 +12,7 @@ resolved sends).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,6 +204,14 @@ def choose_variant(
 
     The propensity is the probability of this choice over that eligible set.
     """
+    return variant_chooser(session, experiment_id=experiment_id, now=now)(rng, eligible_variant_ids)
+
+
+def variant_chooser(
+    session: Session, *, experiment_id: int, now: dt.datetime
+) -> Callable[[np.random.Generator, Sequence[int] | None], VariantChoice]:
+    """:func:`choose_variant` for many decisions on one state (a batch): the experiment and its
+    arms are loaded once; each call chooses for one decision."""
     _aware(now)
     experiment = load_experiment(session, experiment_id)
     if experiment.status != "running":
@@ -213,30 +221,37 @@ def choose_variant(
         )
     arms = load_arms(session, experiment_id)
     known = {v.id for v, _ in arms}
-    wanted = set(eligible_variant_ids) if eligible_variant_ids is not None else known
-    unknown = sorted(wanted - known)
-    if unknown:
-        raise InvalidInput(
-            f"variant id(s) {unknown} do not belong to experiment {experiment.name!r}",
-            field="eligible_variant_ids",
+    policy = build_policy(experiment, arms)
+
+    def choose(
+        rng: np.random.Generator, eligible_variant_ids: Sequence[int] | None
+    ) -> VariantChoice:
+        wanted = set(eligible_variant_ids) if eligible_variant_ids is not None else known
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise InvalidInput(
+                f"variant id(s) {unknown} do not belong to experiment {experiment.name!r}",
+                field="eligible_variant_ids",
+            )
+        eligible = [i for i, (v, _) in enumerate(arms) if v.id in wanted and not v.paused]
+        if not eligible:
+            raise Conflict(
+                f"experiment {experiment.name!r}: no variant is both eligible and not paused",
+                field="eligible_variant_ids",
+            )
+        choice = policy.select(rng, eligible)
+        variant = arms[choice.arm][0]
+        return VariantChoice(
+            variant.id,
+            choice.propensity,
+            experiment.policy,
+            choice.reason,
+            variant.name,
+            variant.template,
+            tuple((arms[i][0].id, p) for i, p in enumerate(choice.probabilities) if p > 0),
         )
-    eligible = [i for i, (v, _) in enumerate(arms) if v.id in wanted and not v.paused]
-    if not eligible:
-        raise Conflict(
-            f"experiment {experiment.name!r}: no variant is both eligible and not paused",
-            field="eligible_variant_ids",
-        )
-    choice = build_policy(experiment, arms).select(rng, eligible)
-    variant = arms[choice.arm][0]
-    return VariantChoice(
-        variant.id,
-        choice.propensity,
-        experiment.policy,
-        choice.reason,
-        variant.name,
-        variant.template,
-        tuple((arms[i][0].id, p) for i, p in enumerate(choice.probabilities) if p > 0),
-    )
+
+    return choose
 
 
 def record_send(

@@ -6,6 +6,7 @@ from optimizer.bandits.experiment_store import (
     choose_variant,
     create_experiment,
     record_send,
+    variant_chooser,
 )
 from optimizer.bandits.results import ExperimentResults, VariantStats, experiment_results
 from optimizer.bandits.rewards import check_guardrail, close_expired, record_opt_out, record_outcome
@@ -26,4 +27,5 @@ __all__ = [
     "record_opt_out",
     "record_outcome",
     "record_send",
+    "variant_chooser",
 ]

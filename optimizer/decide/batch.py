@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optimizer.bandits.store import variant_chooser
 from optimizer.compliance import allowed_mask, evaluate
 from optimizer.compliance.store_context import build_contexts
 from optimizer.decide.render import lead_tokens, render
@@ -69,17 +70,30 @@ def decide_batch(
         session, leads=leads, message=neutral, send_at=now, now=now, settings=settings
     )
     facts = load_facts_many(session, leads=leads, now=now)
-    # 1. Permanent blocks: counted by reason, nothing else runs for those leads.
+    slots = candidate_slots(now, horizon_hours)
+    slots64 = as_datetime64(slots)
+    # 1. The gate's mask over the horizon for every lead (with a neutral message: the lead's
+    #    own rules and the time rules). Only a lead with no allowed slot is evaluated to say
+    #    why: a permanent block, or nothing allowed in the horizon.
     open_leads: list[Lead] = []
-    probes = {}
+    masks: list[np.ndarray] = []
     for lead in leads:
-        probe = evaluate(contexts[lead.id])
-        if is_permanent(probe):
-            code = next(r.code for r in probe.reasons if r.code.startswith(PERMANENT_PREFIXES))
-            not_selected[code] += 1
+        context = contexts[lead.id]
+        mask = np.asarray(allowed_mask(context, slots64)).astype(bool)
+        if not mask.any():
+            probe = evaluate(context)
+            if is_permanent(probe):
+                code = next(r.code for r in probe.reasons if r.code.startswith(PERMANENT_PREFIXES))
+                not_selected[code] += 1
+            else:
+                not_selected["hold.no_allowed_slot"] += 1
             continue
-        probes[lead.id] = probe
+        tokens = lead_tokens(lead.attributes or {}, facts[lead.id], now, brand=settings.brand_name)
+        if not any(render(c.template, tokens).ok for c in candidates):
+            not_selected["render.no_variant"] += 1
+            continue
         open_leads.append(lead)
+        masks.append(mask)
     if not open_leads:
         return BatchResult(
             considered=len(leads),
@@ -88,45 +102,29 @@ def decide_batch(
             model_versions=versions,
         )
     ids = [lead.id for lead in open_leads]
-    # 2. One lead-score call and one send-time call for the whole pool.
+    # 2. One lead-score call and one send-time call for the leads that can be texted.
     # Explanations (pred_contrib) cost several times a plain prediction: the pool is ranked on
     # probabilities alone, and only the leads selected are explained.
     features = service.models.features(session, lead_ids=ids, now=now)
     scores = service.models.score_frame(features, explain=False)
-    slots = candidate_slots(now, horizon_hours)
-    slots64 = as_datetime64(slots)
     zones = [
         primary_zone(lead.timezone, parse_phone(lead.phone_e164).time_zones) for lead in open_leads
     ]
-    slot_probs = service.models.send_time.score_slots(
-        service.models.send_time_features(session, lead_ids=ids, now=now),
-        slots,
-        [zone or "America/New_York" for zone in zones],
-    )
-    slot_probs = np.asarray(slot_probs)
-    # 3. Expected value at each lead's best allowed slot.
-    value = np.zeros(len(open_leads))
-    sendable = np.zeros(len(open_leads), dtype=bool)
-    for i, lead in enumerate(open_leads):
-        tokens = lead_tokens(lead.attributes or {}, facts[lead.id], now, brand=settings.brand_name)
-        texts = [
-            r.text for r in (render(c.template, tokens) for c in candidates) if r.text is not None
-        ]
-        if not texts:
-            not_selected["render.no_variant"] += 1
-            continue
-        mask = np.asarray(
-            allowed_mask(replace(contexts[lead.id], message=texts[0]), slots64), dtype=bool
+    slot_probs = np.asarray(
+        service.models.send_time.score_slots(
+            service.models.send_time_features(session, lead_ids=ids, now=now),
+            slots,
+            [zone or "America/New_York" for zone in zones],
         )
-        if not mask.any():
-            not_selected["hold.no_allowed_slot"] += 1
-            continue
-        sendable[i] = True
-        best_response = float(np.max(np.where(mask, slot_probs[i], -1.0)))
-        deal_value = _deal_value(lead)
-        value[i] = scores[i].probability * deal_value * best_response
+    )
+    # 3. Expected value at each lead's best allowed slot.
+    allowed = np.vstack(masks)
+    best_response = np.max(np.where(allowed, slot_probs, -1.0), axis=1)
+    probability = np.array([score.probability for score in scores])
+    deal_values = np.array([_deal_value(lead) for lead in open_leads])
+    value = probability * deal_values * best_response
     # A lead the baseline scores 0 is still sendable: it ranks last, it is not dropped.
-    ranked = [i for i in np.argsort(-value, kind="stable") if sendable[i]]
+    ranked = [int(i) for i in np.argsort(-value, kind="stable")]
     chosen = ranked[:capacity]
     not_selected["below_capacity"] += max(0, len(ranked) - len(chosen))
     if chosen:
@@ -136,6 +134,8 @@ def decide_batch(
     # 4. Full decisions (gate on the concrete text and time, logged) for the selected leads.
     selected: list[DecisionRecord] = []
     logged: list[DecisionRecord] = []
+    # The bandit's state does not change within a batch (sends count at confirm): load it once.
+    chooser = variant_chooser(session, experiment_id=experiment.id, now=now) if experiment else None
     for i in chosen:
         lead = open_leads[i]
         decision_id = str(uuid.uuid4())
@@ -143,7 +143,7 @@ def decide_batch(
             lead=lead,
             zone=zones[i],
             facts=facts[lead.id],
-            probe=probes[lead.id],
+            probe=evaluate(contexts[lead.id]),
             context=contexts[lead.id],
         )
         record = service._choose(
@@ -157,6 +157,7 @@ def decide_batch(
             horizon_hours=horizon_hours,
             now=now,
             slot_probs=slot_probs[i],
+            chooser=chooser,
         )
         record = replace(record, expected_value=float(value[i]))
         logged.append(record)

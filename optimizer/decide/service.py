@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -212,6 +213,7 @@ class DecisionService:
         horizon_hours: int,
         now: dt.datetime,
         slot_probs: np.ndarray | None = None,
+        chooser: Callable[[np.random.Generator, Sequence[int] | None], Any] | None = None,
     ) -> DecisionRecord:
         lead = prepared.lead
         reasons: list[DecisionReason] = [
@@ -276,13 +278,17 @@ class DecisionService:
         variant_probabilities: dict[int, float] | None = None
         chosen = eligible[0]
         if experiment is not None:
-            choice = self.models.choose_variant(
-                session,
-                experiment_id=experiment.id,
-                rng=rng,
-                eligible_variant_ids=[c.variant_id for c in eligible if c.variant_id is not None],
-                now=now,
-            )
+            eligible_ids = [c.variant_id for c in eligible if c.variant_id is not None]
+            if chooser is not None:
+                choice = chooser(rng, eligible_ids)
+            else:
+                choice = self.models.choose_variant(
+                    session,
+                    experiment_id=experiment.id,
+                    rng=rng,
+                    eligible_variant_ids=eligible_ids,
+                    now=now,
+                )
             chosen = next(c for c in eligible if c.variant_id == choice.variant_id)
             propensity = choice.propensity
             variant_probabilities = dict(choice.probabilities) or None
