@@ -211,7 +211,9 @@ def variant_chooser(
     session: Session, *, experiment_id: int, now: dt.datetime
 ) -> Callable[[np.random.Generator, Sequence[int] | None], VariantChoice]:
     """:func:`choose_variant` for many decisions on one state (a batch): the experiment and its
-    arms are loaded once; each call chooses for one decision."""
+    arms are loaded once; each call chooses for one decision. Thompson's Monte-Carlo estimate of
+    the arm probabilities is drawn once for the batch; every choice samples from it with its own
+    generator, so each logged propensity is still exactly the probability of that choice."""
     _aware(now)
     experiment = load_experiment(session, experiment_id)
     if experiment.status != "running":
