@@ -21,9 +21,9 @@ from optimizer.decide.render import LeadFacts, lead_tokens, render
 from optimizer.decide.slots import primary_zone
 from optimizer.phones import parse_phone
 from optimizer.service.events import EventInput, ingest_events
-from optimizer.service.leads import ConsentInput, LeadInput, add_consent, upsert_lead
 from optimizer.settings import Settings
 from optimizer.simulation import Outcome, SendRequest, SimLead
+from optimizer.simulation.history import register_sim_lead
 from optimizer.store.models import Event, Lead
 
 CADENCE_DAYS = (0, 4, 8)
@@ -64,35 +64,8 @@ class NaiveEngine:
 
     def register_lead(self, lead: SimLead, now: dt.datetime) -> None:
         with self.sessions.begin() as session:
-            result = upsert_lead(
-                session,
-                data=LeadInput(
-                    external_id=lead.external_id,
-                    phone=lead.phone,
-                    email=lead.email,
-                    state=lead.state,
-                    postal_code=lead.postal_code,
-                    timezone=lead.timezone,
-                    source=lead.source,
-                    vertical=lead.vertical,
-                    attributes=lead.attributes,
-                    created_at=lead.created_at,
-                ),
-                now=now,
-            )
-            if lead.consent_given and lead.consent_at is not None:
-                add_consent(
-                    session,
-                    lead=result.lead,
-                    data=ConsentInput(
-                        granted_at=lead.consent_at,
-                        method=lead.consent_method or "web",
-                        brand=self.settings.brand_name,
-                        disclosure=lead.consent_disclosure or "",
-                    ),
-                    now=max(now, lead.consent_at),
-                )
-            self.lead_ids[lead.external_id] = result.lead.id
+            lead_row, _ = register_sim_lead(session, lead, brand=self.settings.brand_name, now=now)
+            self.lead_ids[lead.external_id] = lead_row.id
             zone = (
                 primary_zone(lead.timezone, parse_phone(lead.phone).time_zones)
                 or "America/New_York"

@@ -23,7 +23,8 @@ from optimizer.simulation.checker import OK
 from optimizer.simulation.geography import DAY, HOUR, from_epoch, to_epoch
 from optimizer.simulation.outcomes import VariantArrays, draw
 from optimizer.simulation.population import HISTORY_CHANNELS, HISTORY_TYPES, _local_to_utc
-from optimizer.simulation.world import World
+from optimizer.simulation.world import SimLead, World
+from optimizer.store.models import Lead
 
 TEMPLATES = {
     "plain": "{brand}: thanks for your interest in {product}. Reply to book a time. Reply STOP to opt out.",
@@ -104,6 +105,46 @@ def logging_sends(
     return lead[keep][order], at[keep][order], propensity[keep][order]
 
 
+def register_sim_lead(
+    session: Session, sim: SimLead, *, brand: str, now: dt.datetime
+) -> tuple[Lead, bool]:
+    """A form fill into the store through the service layer: the lead, and its consent record
+    when the form carried one. Returns the lead and whether consent was recorded."""
+    result = upsert_lead(
+        session,
+        data=LeadInput(
+            external_id=sim.external_id,
+            phone=sim.phone,
+            email=sim.email,
+            state=sim.state,
+            postal_code=sim.postal_code,
+            timezone=sim.timezone,
+            source=sim.source,
+            vertical=sim.vertical,
+            attributes=dict(sim.attributes),
+            created_at=sim.created_at,
+        ),
+        now=now,
+    )
+    if not (sim.consent_given and sim.consent_at is not None):
+        return result.lead, False
+    add_consent(
+        session,
+        lead=result.lead,
+        data=ConsentInput(
+            granted_at=sim.consent_at,
+            method=sim.consent_method or "web",
+            brand=brand,
+            disclosure=sim.consent_disclosure or "",
+            evidence={"page_url": f"https://example.com/{sim.source}", "ip": "203.0.113.7"},
+            checkbox_unchecked_by_default=True,
+            state_of_residence=sim.state,
+        ),
+        now=max(now, sim.consent_at),
+    )
+    return result.lead, True
+
+
 def write_history(
     session: Session,
     world: World,
@@ -131,37 +172,9 @@ def write_history(
     consents = 0
     for i in idx:
         sim = world.lead(int(i))
-        result = upsert_lead(
-            session,
-            data=LeadInput(
-                external_id=sim.external_id,
-                phone=sim.phone,
-                email=sim.email,
-                state=sim.state,
-                source=sim.source,
-                vertical=sim.vertical,
-                attributes=dict(sim.attributes),
-                created_at=sim.created_at,
-            ),
-            now=now,
-        )
-        lead_ids[sim.external_id] = result.lead.id
-        if sim.consent_given and sim.consent_at is not None:
-            add_consent(
-                session,
-                lead=result.lead,
-                data=ConsentInput(
-                    granted_at=sim.consent_at,
-                    method="web",
-                    brand=brand,
-                    disclosure=sim.consent_disclosure or "",
-                    evidence={"page_url": f"https://example.com/{sim.source}", "ip": "203.0.113.7"},
-                    checkbox_unchecked_by_default=True,
-                    state_of_residence=sim.state,
-                ),
-                now=now,
-            )
-            consents += 1
+        stored, consented = register_sim_lead(session, sim, brand=brand, now=now)
+        lead_ids[sim.external_id] = stored.id
+        consents += int(consented)
     events: list[EventInput] = []
     keys = pop.keys
     # Engagement history.
