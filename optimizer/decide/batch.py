@@ -24,10 +24,10 @@ from optimizer.decide.render import lead_tokens, render
 from optimizer.decide.service import (
     DecisionService,
     Prepared,
-    _neutral_message,
     candidates_for,
     decision_rng,
     is_permanent,
+    neutral_message,
 )
 from optimizer.decide.slots import as_datetime64, candidate_slots, primary_zone
 from optimizer.decide.store import load_facts_many
@@ -65,7 +65,7 @@ def decide_batch(
     if not leads:
         return BatchResult(considered=0, selected=(), not_selected={}, model_versions=versions)
     settings = service.settings
-    neutral = _neutral_message(settings)
+    neutral = neutral_message(settings)
     contexts = build_contexts(
         session, leads=leads, message=neutral, send_at=now, now=now, settings=settings
     )
@@ -146,7 +146,7 @@ def decide_batch(
             probe=evaluate(contexts[lead.id]),
             context=contexts[lead.id],
         )
-        record = service._choose(
+        record = service.choose(
             session,
             prepared=prepared,
             experiment=experiment,

@@ -131,7 +131,7 @@ class DecisionService:
             )
             return record
         score = self.models.score_one(session, lead=lead, now=now)
-        record = self._choose(
+        record = self.choose(
             session,
             prepared=prepared,
             experiment=experiment,
@@ -156,7 +156,7 @@ class DecisionService:
         )
         # The probe checks only what does not depend on the message: content is checked later on
         # the rendered text.
-        probe = evaluate(replace(context, message=_neutral_message(self.settings)))
+        probe = evaluate(replace(context, message=neutral_message(self.settings)))
         return Prepared(lead=lead, zone=zone, facts=facts, probe=probe, context=context)
 
     def _blocked(
@@ -200,7 +200,7 @@ class DecisionService:
             as_of=now,
         )
 
-    def _choose(
+    def choose(
         self,
         session: Session,
         *,
@@ -393,6 +393,6 @@ class DecisionService:
         )
 
 
-def _neutral_message(settings: Settings) -> str:
+def neutral_message(settings: Settings) -> str:
     """A message that passes every content rule, so the probe sees only lead-level rules."""
     return f"{settings.brand_name}: hello. Reply STOP to opt out."

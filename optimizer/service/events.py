@@ -173,7 +173,7 @@ def record_revocation(
         rule=rule,
         confirmation_text=confirmation,
     )
-    _record_bandit_opt_out(session, lead=lead, at=at, now=now)
+    _record_bandit_opt_out(session, lead=lead, at=at)
     if confirmation is None:
         return None
     return Action(
@@ -205,9 +205,7 @@ def _latest_experiment_decision(
     return session.scalars(query).first()
 
 
-def _record_bandit_opt_out(
-    session: Session, *, lead: Lead, at: dt.datetime, now: dt.datetime
-) -> None:
+def _record_bandit_opt_out(session: Session, *, lead: Lead, at: dt.datetime) -> None:
     decision = _latest_experiment_decision(session, lead_id=lead.id, at=at, decision_id=None)
     if decision is None:
         return
