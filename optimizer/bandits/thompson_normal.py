@@ -66,9 +66,11 @@ class ThompsonNormal(BasePolicy):
         return mu, np.sqrt(rate / (shape * kappa)), 2.0 * shape
 
     def posterior_draws(self, rng: np.random.Generator, idx: np.ndarray) -> np.ndarray:
-        """A (draws, len(idx)) matrix of posterior draws of each arm's mean."""
+        """A (len(idx), draws) matrix of posterior draws of each arm's mean."""
         mu, scale, dof = self.posterior(idx)
-        return mu + scale * rng.standard_t(dof, size=(self.draws, idx.size))
+        return mu[:, None] + scale[:, None] * rng.standard_t(
+            dof[:, None], size=(idx.size, self.draws)
+        )
 
     def _pick(self, rng: np.random.Generator, idx: np.ndarray) -> tuple[int, np.ndarray]:
         probs = self._monte_carlo.probabilities(rng, idx, self.posterior_draws)

@@ -62,7 +62,10 @@ def sent_decision(
     propensity: float,
     at: dt.datetime = T0,
     allowed: bool = True,
+    probabilities: tuple[tuple[int, float], ...] = (),
 ) -> str:
+    """A sent decision; ``probabilities`` (variant id, probability) are logged as the decision
+    service logs them (the sample-ratio check then compares expected counts)."""
     decision_id = str(uuid.uuid4())
     session.add(
         Decision(
@@ -75,7 +78,9 @@ def sent_decision(
             allowed=True,
             compliance={},
             model_versions={},
-            explanation={},
+            explanation={"variant_probabilities": {str(v): p for v, p in probabilities}}
+            if probabilities
+            else {},
             experiment_id=experiment_id,
             variant_id=variant_id,
             propensity=propensity,

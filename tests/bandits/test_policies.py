@@ -124,6 +124,45 @@ def test_thompson_redraws_only_after_a_change() -> None:
     assert policy.probabilities(rng)[2] > 0.95  # the change is seen at once
 
 
+def _ks_p_value(draws: np.ndarray, a: float, b: float) -> float:
+    from scipy import stats
+
+    return float(stats.kstest(draws, stats.beta(a, b).cdf).pvalue)
+
+
+def test_thompson_draws_stay_exact_beta_after_incremental_updates() -> None:
+    """Updates add Gamma draws to the kept Gamma pairs: each arm's draws must still follow
+    Beta(alpha + successes, beta + failures) exactly (0/1 and fractional rewards)."""
+    policy = ThompsonBernoulli(n_arms=2, burn_in=0, min_share=0.0, alpha=2.0, beta=3.0, draws=8000)
+    rng = np.random.default_rng(11)
+    rewards = np.random.default_rng(12).random(120)
+    policy.probabilities(rng)  # first draws at the prior
+    for i, r in enumerate(rewards):
+        policy.update(0, float(r < 0.2))  # 0/1 rewards: exponential increments
+        policy.update(1, 0.25 if i % 3 else 0.9)  # fractional rewards: Gamma increments
+        if i % 10 == 0:
+            policy.probabilities(rng)  # several state changes between draws, too
+    draws = policy.posterior_draws(rng, np.array([0, 1]))
+    for arm in (0, 1):
+        a, b = policy.shapes(arm)
+        assert _ks_p_value(draws[arm], a, b) > 1e-3, (arm, a, b)
+    # Statistics that shrink (a state reloaded from the store) are drawn afresh, still exact.
+    policy.set_arm(0, pulls=10, reward_sum=4, reward_sum_sq=4)
+    again = policy.posterior_draws(rng, np.array([0]))
+    assert _ks_p_value(again[0], 2.0 + 4, 3.0 + 6) > 1e-3
+
+
+def test_thompson_win_shares_count_ties_once() -> None:
+    from optimizer.bandits.montecarlo import win_shares
+
+    rows = np.array([[0.5, 0.2, 0.9, 0.9], [0.5, 0.7, 0.1, 0.9], [0.1, 0.1, 0.9, 0.2]])
+    expected = np.bincount(rows.argmax(axis=0), minlength=3) / 4
+    assert win_shares(rows) == pytest.approx(expected)
+    rows = np.random.default_rng(0).random((3, 1000))
+    expected = np.bincount(rows.argmax(axis=0), minlength=3) / 1000
+    assert win_shares(rows) == pytest.approx(expected)
+
+
 def test_thompson_normal_prefers_the_higher_mean() -> None:
     policy = make_policy("thompson_normal", 2, {"burn_in": 0, "min_share": 0.0})
     rng = np.random.default_rng(0)

@@ -312,6 +312,7 @@ def test_results_and_state_round_trip(sessions: sessionmaker[Session]) -> None:
                 experiment_id=exp.id,
                 variant_id=choice.variant_id,
                 propensity=choice.propensity,
+                probabilities=choice.probabilities,
             )
             if rng.random() < truth[names[choice.variant_id]]:
                 record_outcome(
@@ -326,7 +327,7 @@ def test_results_and_state_round_trip(sessions: sessionmaker[Session]) -> None:
         assert all(v.pending == 0 and v.resolved == v.sends for v in results.variants)
         ipw_b = results.ipw[1]
         assert ipw_b.value == pytest.approx(0.3, abs=0.08)
-        assert results.ab.srm is not None and results.ab.srm.method == "propensities"
+        assert results.ab.srm is not None and results.ab.srm.method == "choice_probabilities"
         assert not results.ab.srm.mismatch
 
         state = export_state(session, experiment_id=exp.id)
