@@ -20,6 +20,7 @@ from api.routes import health
 from api.state import AppState
 from api.telemetry import install_metrics
 from optimizer import __version__
+from optimizer.service.keys import VerifiedKeyCache
 from optimizer.settings import Settings, get_settings
 from optimizer.store.db import make_engine, session_factory, upgrade
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             schema_revision=revision,
             write_engine=write_engine,
             write_sessions_factory=session_factory(write_engine),
+            keys=VerifiedKeyCache(resolved.key_cache_seconds),
         )
         try:
             # Load the champions now, so the first decision does not pay for it; a model that

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from optimizer.service.keys import VerifiedKeyCache
 from optimizer.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class AppState:
     write_engine: Engine | None = None
     write_sessions_factory: sessionmaker[Session] | None = None
     decision_service: DecisionService | None = None
+    keys: VerifiedKeyCache = field(default_factory=lambda: VerifiedKeyCache(0.0))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property

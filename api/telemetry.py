@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -13,6 +12,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from optimizer.decide.types import DecisionRecord
 
@@ -41,20 +41,36 @@ def observe_decision(record: DecisionRecord) -> None:
         DECISION_REASONS.labels(code=code).inc()
 
 
-def install_metrics(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _timing(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+class RequestTiming:
+    """Pure ASGI middleware observing each HTTP request's latency by route and status (a
+    ``BaseHTTPMiddleware`` would add a task and a stream per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        LATENCY.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - start
-        )
-        return response
+        status = 500
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            LATENCY.labels(scope["method"], path, str(status)).observe(time.perf_counter() - start)
+
+
+def install_metrics(app: FastAPI) -> None:
+    app.add_middleware(RequestTiming)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    async def metrics() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     simulation: bool = False
     seed: int = 0  # seeds every random draw of the decision service (logged with decisions)
 
+    # API: a verified key is trusted this long before the store is asked again (a key revoked
+    # in the store stops working within this time; 0 asks the store on every request).
+    key_cache_seconds: float = Field(default=5.0, ge=0)
+
     # Models.
     lead_score_model_name: str = "lead-score"
     send_time_model_name: str = "send-time"

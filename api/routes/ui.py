@@ -24,8 +24,8 @@ from api.state import AppState
 from optimizer import reports
 from optimizer.errors import InvalidInput, NotFound, OptimizerError
 from optimizer.reports import charts
-from optimizer.service.keys import has_scope, verify_key
-from optimizer.store.models import ApiKey, Lead
+from optimizer.service.keys import KeyIdentity, has_scope, verify_key
+from optimizer.store.models import Lead
 
 API_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = API_DIR / "templates"
@@ -114,7 +114,7 @@ def _safe_next(target: str | None) -> str:
     return DEFAULT_PAGE
 
 
-def _viewer(request: Request, state: AppState) -> ApiKey:
+def _viewer(request: Request, state: AppState) -> KeyIdentity:
     key = authenticate(request, state, allow_cookie=True)
     if key is None or not has_scope(key, "read"):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

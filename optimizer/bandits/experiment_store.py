@@ -208,12 +208,17 @@ def choose_variant(
 
 
 def variant_chooser(
-    session: Session, *, experiment_id: int, now: dt.datetime
+    session: Session,
+    *,
+    experiment_id: int,
+    now: dt.datetime,
+    arms: Sequence[tuple[Variant, ArmStats]] | None = None,
 ) -> Callable[[np.random.Generator, Sequence[int] | None], VariantChoice]:
     """:func:`choose_variant` for many decisions on one state (a batch): the experiment and its
     arms are loaded once; each call chooses for one decision. Thompson's Monte-Carlo estimate of
     the arm probabilities is drawn once for the batch; every choice samples from it with its own
-    generator, so each logged propensity is still exactly the probability of that choice."""
+    generator, so each logged propensity is still exactly the probability of that choice.
+    ``arms`` (from :func:`load_arms` in the same session) saves loading them again."""
     _aware(now)
     experiment = load_experiment(session, experiment_id)
     if experiment.status != "running":
@@ -221,7 +226,8 @@ def variant_chooser(
             f"experiment {experiment.name!r} is {experiment.status} (running expected)",
             field="experiment_id",
         )
-    arms = load_arms(session, experiment_id)
+    if arms is None:
+        arms = load_arms(session, experiment_id)
     known = {v.id for v, _ in arms}
     policy = build_policy(experiment, arms)
 

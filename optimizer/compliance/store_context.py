@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from optimizer.compliance.banned_days import add_banned_date
@@ -224,6 +224,48 @@ def build_contexts(
     return contexts
 
 
+# The single-lead path runs on every decision: its statements are built once (SQLAlchemy then
+# reuses their compiled form) and it needs five queries.
+_CONSENTS_OF_PHONE = (
+    select(Consent.kind, Consent.brand, Consent.occurred_at, Consent.method)
+    .where(Consent.phone_e164 == bindparam("phone"), Consent.occurred_at <= bindparam("now"))
+    .order_by(Consent.occurred_at, Consent.id)
+)
+_LATEST_SUPPRESSION_OF_PHONE = (
+    select(Suppression.action, Suppression.reason, Suppression.source, Suppression.created_at)
+    .where(Suppression.phone_e164 == bindparam("phone"), Suppression.created_at <= bindparam("now"))
+    .order_by(Suppression.created_at.desc(), Suppression.id.desc())
+    .limit(1)
+)
+_DNC_IMPORTS_WITH_PHONE = (
+    select(
+        DncImport.id,
+        DncImport.registry_name,
+        DncImport.as_of,
+        exists()
+        .where(DncNumber.import_id == DncImport.id, DncNumber.phone_e164 == bindparam("phone"))
+        .label("listed"),
+    )
+    .where(DncImport.imported_at <= bindparam("now"))
+    .order_by(DncImport.as_of.desc(), DncImport.id.desc())
+)
+_SENDS_AND_REPLIES_OF_LEAD = (
+    select(Event.type, Event.occurred_at, Event.text, Event.meta)
+    .where(
+        Event.lead_id == bindparam("lead"),
+        Event.occurred_at <= bindparam("now"),
+        or_(
+            and_(Event.type == "sent", Event.marketing.is_(True)),
+            and_(Event.type.in_(REPLY_TYPES), Event.occurred_at >= bindparam("earliest")),
+        ),
+    )
+    .order_by(Event.occurred_at)
+)
+_BANNED_SINCE = select(BannedDate.state, BannedDate.day, BannedDate.reason).where(
+    BannedDate.day >= bindparam("since")
+)
+
+
 def build_context(
     session: Session,
     *,
@@ -236,18 +278,67 @@ def build_context(
     first_in_sequence: bool | None = None,
     marketing: bool = True,
 ) -> GateContext:
-    """The gate context of one lead, loaded from the store as of ``now``."""
-    return build_contexts(
-        session,
-        leads=[lead],
-        message=message,
+    """The gate context of one lead, loaded from the store as of ``now`` (the same context
+    :func:`build_contexts` gives for this lead, with fewer queries)."""
+    config: PolicyConfig = policy_from_settings(settings, policy or settings.policy)
+    earliest = min(now, send_at) - HISTORY
+    phone_key = {"phone": lead.phone_e164, "now": now}
+    consents = tuple(
+        ConsentEntry("grant" if c.kind == "grant" else "revoke", c.occurred_at, c.brand, c.method)
+        for c in session.execute(_CONSENTS_OF_PHONE, phone_key)
+    )
+    latest = session.execute(_LATEST_SUPPRESSION_OF_PHONE, phone_key).first()
+    suppression = (
+        SuppressionStatus(since=latest.created_at, reason=latest.reason, source=latest.source)
+        if latest is not None and latest.action == "suppress"
+        else None
+    )
+    imports: dict[str, tuple[int, dt.date, bool]] = {}
+    for row in session.execute(_DNC_IMPORTS_WITH_PHONE, phone_key):
+        imports.setdefault(row.registry_name, (row.id, row.as_of, bool(row.listed)))
+    ever_sent = False
+    sends: list[dt.datetime] = []
+    last_reply: dt.datetime | None = None
+    for e in session.execute(
+        _SENDS_AND_REPLIES_OF_LEAD, {"lead": lead.id, "now": now, "earliest": earliest}
+    ):
+        if e.type == "sent":
+            ever_sent = True
+            if e.occurred_at >= earliest:
+                sends.append(e.occurred_at)
+        elif not _is_opt_out(e.text, e.meta):
+            last_reply = e.occurred_at
+    banned = tuple(
+        BannedDay(state=b.state, day=b.day, reason=b.reason)
+        for b in session.execute(_BANNED_SINCE, {"since": (earliest - dt.timedelta(days=1)).date()})
+    )
+    phone, error = _parse(lead.phone_e164)
+    states = {lead.state.upper()} if lead.state else set()
+    if phone is not None and phone.state:
+        states.add(phone.state)
+    checks = tuple(
+        DncCheck(registry, listed, (now.date() - as_of).days)
+        for registry, (_, as_of, listed) in sorted(imports.items())
+        if registry == "national" or registry in states
+    )
+    return GateContext(
+        phone=phone,
         send_at=send_at,
-        now=now,
-        settings=settings,
-        policy=policy,
-        first_in_sequence=first_in_sequence,
+        message=message,
+        policy=config,
+        phone_raw=lead.phone_e164,
+        phone_error=error,
+        lead_time_zone=lead.timezone,
+        address_state=lead.state,
+        consents=consents,
+        suppression=suppression,
+        dnc=checks,
+        prior_sends=tuple(sorted(sends)),
+        last_reply_at=last_reply,
+        first_in_sequence=(not ever_sent) if first_in_sequence is None else first_in_sequence,
         marketing=marketing,
-    )[lead.id]
+        extra_banned_dates=banned,
+    )
 
 
 def record_opt_out(

@@ -96,7 +96,7 @@ class LoadedModels:
         """
         from optimizer.features.single import lead_feature_row
 
-        row = lead_feature_row(session, lead_id=lead.id, as_of=now)
+        row = lead_feature_row(session, lead_id=lead.id, as_of=now, lead=lead)
         scored = self.scorer.score_one(row, explain=True)
         return ScoreRow(
             probability=float(scored.probability),
@@ -120,7 +120,7 @@ class LoadedModels:
         # gives, without the pool path's fixed pandas cost).
         from optimizer.models.send_time_single import send_time_inputs
 
-        rows, _zone = send_time_inputs(session, lead_id=lead.id, as_of=now)
+        rows, _zone = send_time_inputs(session, lead_id=lead.id, as_of=now, lead=lead)
         return np.asarray(
             self.send_time.score_slots(rows, list(slots), zone or "America/New_York")
         )[0]

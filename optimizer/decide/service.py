@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optimizer.bandits.experiment_store import load_arms, variant_chooser
 from optimizer.compliance import (
     GateContext,
     Verdict,
@@ -39,7 +39,7 @@ from optimizer.decide.types import (
 from optimizer.errors import InvalidInput, NotFound
 from optimizer.phones import parse_phone
 from optimizer.settings import Settings
-from optimizer.store.models import Experiment, Lead, Variant
+from optimizer.store.models import ArmStats, Experiment, Lead, Variant
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,21 @@ def is_permanent(verdict: Verdict) -> bool:
 def candidates_for(
     session: Session, *, experiment_id: int | None, template: str | None
 ) -> tuple[Experiment | None, list[Candidate]]:
+    experiment, candidates, _arms = candidates_and_arms(
+        session, experiment_id=experiment_id, template=template
+    )
+    return experiment, candidates
+
+
+def candidates_and_arms(
+    session: Session, *, experiment_id: int | None, template: str | None
+) -> tuple[Experiment | None, list[Candidate], list[tuple[Variant, ArmStats]]]:
+    """The experiment, its variants that are not paused (or the one template) and the arms'
+    statistics as read now (one query for variants and statistics)."""
     if experiment_id is None:
         if template is None:
             raise InvalidInput("one of experiment_id or template is required", field="template")
-        return None, [Candidate(None, None, template)]
+        return None, [Candidate(None, None, template)], []
     experiment = session.get(Experiment, experiment_id)
     if experiment is None:
         raise NotFound(f"experiment {experiment_id} does not exist", field="experiment_id")
@@ -91,10 +102,9 @@ def candidates_for(
             f"experiment {experiment_id} is {experiment.status} (a running experiment expected)",
             field="experiment_id",
         )
-    variants = session.scalars(
-        select(Variant).where(Variant.experiment_id == experiment_id).order_by(Variant.position)
-    ).all()
-    return experiment, [Candidate(v.id, v.name, v.template) for v in variants if not v.paused]
+    arms = load_arms(session, experiment_id)
+    candidates = [Candidate(v.id, v.name, v.template) for v, _ in arms if not v.paused]
+    return experiment, candidates, arms
 
 
 class DecisionService:
@@ -119,7 +129,7 @@ class DecisionService:
         lead = session.get(Lead, lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id} does not exist", field="lead_id")
-        experiment, candidates = candidates_for(
+        experiment, candidates, arms = candidates_and_arms(
             session, experiment_id=experiment_id, template=template
         )
         prepared = self.prepare(session, lead=lead, candidates=candidates, now=now)
@@ -131,6 +141,11 @@ class DecisionService:
             )
             return record
         score = self.models.score_one(session, lead=lead, now=now)
+        chooser = (
+            variant_chooser(session, experiment_id=experiment.id, now=now, arms=arms)
+            if experiment is not None
+            else None
+        )
         record = self.choose(
             session,
             prepared=prepared,
@@ -141,6 +156,7 @@ class DecisionService:
             decision_id=decision_id,
             horizon_hours=horizon_hours,
             now=now,
+            chooser=chooser,
         )
         return record
 

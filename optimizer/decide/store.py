@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from optimizer.decide.render import LeadFacts
@@ -13,10 +13,34 @@ from optimizer.decide.types import DecisionReason, DecisionRecord, TopFeature
 from optimizer.errors import NotFound
 from optimizer.store.models import Decision, DecisionConfirmation, Event, Lead, Variant
 
+_LATEST_EVENT_BY_TYPE = (
+    select(Event.type, func.max(Event.occurred_at))
+    .where(Event.lead_id == bindparam("lead"), Event.occurred_at <= bindparam("now"))
+    .group_by(Event.type)
+)
+
 
 def load_facts(session: Session, *, lead: Lead, now: dt.datetime) -> LeadFacts:
-    """The latest visit, purchase and reply before ``now``, and whether the lead was ever texted."""
-    return load_facts_many(session, leads=[lead], now=now)[lead.id]
+    """The latest visit, purchase and reply before ``now``, and whether the lead was ever texted
+    (what :func:`load_facts_many` gives for this lead, with a statement built once)."""
+    latest = {
+        kind: _aware(at)
+        for kind, at in session.execute(_LATEST_EVENT_BY_TYPE, {"lead": lead.id, "now": now})
+        if at is not None
+    }
+    return _facts(lead, latest)
+
+
+def _facts(lead: Lead, latest: dict[str, dt.datetime]) -> LeadFacts:
+    replies = [latest[t] for t in ("reply", "inbound") if t in latest]
+    purchases = [latest[t] for t in ("purchase", "conversion") if t in latest]
+    return LeadFacts(
+        created_at=lead.created_at,
+        last_visit_at=latest.get("visit"),
+        last_purchase_at=max(purchases) if purchases else None,
+        last_reply_at=max(replies) if replies else None,
+        touched="sent" in latest,
+    )
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -156,16 +180,4 @@ def load_facts_many(
         for lead_id, kind, at in rows:
             if at is not None:
                 latest[lead_id][kind] = _aware(at)
-    result: dict[int, LeadFacts] = {}
-    for lead in leads:
-        own = latest[lead.id]
-        replies = [own[t] for t in ("reply", "inbound") if t in own]
-        purchases = [own[t] for t in ("purchase", "conversion") if t in own]
-        result[lead.id] = LeadFacts(
-            created_at=lead.created_at,
-            last_visit_at=own.get("visit"),
-            last_purchase_at=max(purchases) if purchases else None,
-            last_reply_at=max(replies) if replies else None,
-            touched="sent" in own,
-        )
-    return result
+    return {lead.id: _facts(lead, latest[lead.id]) for lead in leads}

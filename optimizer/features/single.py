@@ -19,7 +19,7 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from optimizer.errors import InvalidInput
@@ -217,10 +217,18 @@ _LEAD_QUERY = select(
     Lead.created_at, Lead.source, Lead.vertical, Lead.state, Lead.timezone, Lead.attributes
 )
 _EVENT_QUERY = select(Event.type, Event.channel, Event.occurred_at, Event.value, Event.marketing)
+# Built once: SQLAlchemy reuses their compiled form on every decision.
+_LEAD_BY_ID = _LEAD_QUERY.where(Lead.id.in_(bindparam("ids", expanding=True)))
+_EVENTS_BEFORE = _EVENT_QUERY.where(
+    Event.lead_id.in_(bindparam("ids", expanding=True)), Event.occurred_at < bindparam("as_of")
+)
 
 
-def lead_feature_row(session: Session, *, lead_id: int, as_of: dt.datetime) -> dict[str, object]:
-    """One lead's features as of ``as_of`` (aware), read from the store in two queries.
+def lead_feature_row(
+    session: Session, *, lead_id: int, as_of: dt.datetime, lead: Lead | None = None
+) -> dict[str, object]:
+    """One lead's features as of ``as_of`` (aware), read from the store in two queries (one when
+    the caller passes the ``lead`` it already loaded).
 
     Equal to ``load_lead_features(session, lead_ids=[lead_id], as_of=as_of).iloc[0]``; an
     unknown id or a naive ``as_of`` is refused with the same :class:`InvalidInput`.
@@ -230,12 +238,21 @@ def lead_feature_row(session: Session, *, lead_id: int, as_of: dt.datetime) -> d
     lead_id = int(lead_id)
     # ``IN`` like the batch loader, so the database returns the events in the same order
     # (``purchase_value`` is a float sum over them).
-    lead = session.execute(_LEAD_QUERY.where(Lead.id.in_([lead_id]))).first()
-    if lead is None:
-        raise InvalidInput(f"lead ids {[lead_id]} are not in the store (1 unknown)")
-    rows = session.execute(
-        _EVENT_QUERY.where(Event.lead_id.in_([lead_id]), Event.occurred_at < as_of)
-    ).all()
+    if lead is not None and lead.id == lead_id:
+        fields = (
+            lead.created_at,
+            lead.source,
+            lead.vertical,
+            lead.state,
+            lead.timezone,
+            lead.attributes,
+        )
+    else:
+        found = session.execute(_LEAD_BY_ID, {"ids": [lead_id]}).first()
+        if found is None:
+            raise InvalidInput(f"lead ids {[lead_id]} are not in the store (1 unknown)")
+        fields = tuple(found)
+    rows = session.execute(_EVENTS_BEFORE, {"ids": [lead_id], "as_of": as_of}).all()
     events = [
         EventRow(
             type=kind,
@@ -246,7 +263,7 @@ def lead_feature_row(session: Session, *, lead_id: int, as_of: dt.datetime) -> d
         )
         for kind, channel, occurred, value, marketing in rows
     ]
-    created, source, vertical, state, timezone, attributes = lead
+    created, source, vertical, state, timezone, attributes = fields
     return feature_row(
         events,
         LeadRow(

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from optimizer.errors import InvalidInput
@@ -105,22 +105,27 @@ def rows_frame(rows: LeadRows) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def send_time_inputs(session: Session, *, lead_id: int, as_of: dt.datetime) -> tuple[LeadRows, str]:
-    """(lead columns for ``score_slots``, the lead's zone) from its events before ``as_of``."""
-    lead = session.execute(
-        select(Lead.phone_e164, Lead.timezone, Lead.vertical, Lead.source).where(
-            Lead.id == int(lead_id)
-        )
-    ).first()
+# Built once: SQLAlchemy reuses their compiled form on every decision.
+_LEAD_BY_ID = select(Lead.phone_e164, Lead.timezone, Lead.vertical, Lead.source).where(
+    Lead.id == bindparam("lead")
+)
+_EVENTS_BEFORE = select(Event.type, Event.occurred_at, Event.marketing, Event.meta).where(
+    Event.lead_id == bindparam("lead"), Event.occurred_at < bindparam("as_of")
+)
+
+
+def send_time_inputs(
+    session: Session, *, lead_id: int, as_of: dt.datetime, lead: Lead | None = None
+) -> tuple[LeadRows, str]:
+    """(lead columns for ``score_slots``, the lead's zone) from its events before ``as_of``
+    (the caller may pass the ``lead`` it already loaded, saving a query)."""
+    if lead is None or lead.id != int(lead_id):
+        lead = session.execute(_LEAD_BY_ID, {"lead": int(lead_id)}).first()  # type: ignore[assignment]
     if lead is None:
         raise InvalidInput(
             f"lead id {lead_id} does not exist (a known lead id expected)", field="lead_id"
         )
-    events = session.execute(
-        select(Event.type, Event.occurred_at, Event.marketing, Event.meta).where(
-            Event.lead_id == int(lead_id), Event.occurred_at < as_of
-        )
-    ).all()
+    events = session.execute(_EVENTS_BEFORE, {"lead": int(lead_id), "as_of": as_of}).all()
     zone = lead_zone(lead.phone_e164, lead.timezone)
     rows = single_lead_rows(
         vertical=lead.vertical,

@@ -71,5 +71,47 @@ def verify_key(session: Session, plaintext: str) -> ApiKey | None:
     return row
 
 
-def has_scope(key: ApiKey, scope: str) -> bool:
+@dataclass(frozen=True, slots=True)
+class KeyIdentity:
+    """Who a verified key belongs to and what it may do (no secret, no hash)."""
+
+    id: int
+    name: str
+    scopes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, row: ApiKey) -> KeyIdentity:
+        return cls(row.id, row.name, tuple(row.scopes))
+
+
+def has_scope(key: ApiKey | KeyIdentity, scope: str) -> bool:
     return "admin" in key.scopes or scope in key.scopes
+
+
+class VerifiedKeyCache:
+    """Keys verified against the store within the last ``ttl_seconds``, found by the SHA-256 of
+    the presented key, so that a request does not query the store for its key. Only successful
+    verifications are kept; a key revoked in the store stops working within ``ttl_seconds``
+    (0 turns the cache off). ``now`` is a monotonic clock reading given by the caller."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 1024) -> None:
+        if ttl_seconds < 0:
+            raise InvalidInput(f"key cache ttl {ttl_seconds!r}: must be >= 0", field="ttl_seconds")
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[KeyIdentity, float]] = {}
+
+    def get(self, plaintext: str, now: float) -> KeyIdentity | None:
+        entry = self._entries.get(_hash(plaintext))
+        if entry is None or entry[1] <= now:
+            return None
+        return entry[0]
+
+    def put(self, plaintext: str, identity: KeyIdentity, now: float) -> None:
+        if self.ttl_seconds <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+        self._entries[_hash(plaintext)] = (identity, now + self.ttl_seconds)

@@ -7,6 +7,7 @@ store at scale. The schema changes only through the Alembic migrations in ``migr
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,9 @@ def _alembic_config(engine: Engine) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
+    """The newest revision of the migrations shipped with this code (read once)."""
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     head = script.get_current_head()
     assert head is not None

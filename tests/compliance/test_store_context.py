@@ -294,3 +294,126 @@ def test_batch_form_checks_lengths(sessions: sessionmaker[Session]) -> None:
             build_contexts(
                 session, leads=[lead], message=["a", "b"], send_at=NOW, now=NOW, settings=SETTINGS
             )
+
+
+def test_single_lead_context_equals_the_batch_form(any_engine: Engine) -> None:
+    """The single-lead path (its own statements) and the batch form give equal contexts, over
+    random histories: consents of several brands, suppressions and reversals, DNC copies of
+    several dates (one imported after ``now``), sends inside and outside the cap window,
+    opt-out and ordinary replies, banned dates, send times before and after ``now``."""
+    import numpy as np
+
+    rng = np.random.default_rng(17)
+    sessions = session_factory(any_engine)
+    days = lambda n: dt.timedelta(days=float(n))  # noqa: E731
+    phones = ["+15045550142", "+12125550142", "+13055550100", "+18505550123", "+12065550111"]
+    with transaction(sessions) as session:
+        leads = [
+            _lead(session, n, phone=phones[n % len(phones)], state=[None, "LA", "ny", "FL"][n % 4])
+            for n in range(12)
+        ]
+        for lead in leads:
+            for k in range(int(rng.integers(0, 4))):
+                at = NOW - days(rng.integers(1, 90))
+                session.add(
+                    Consent(
+                        kind=str(rng.choice(["grant", "grant", "revoke"])),
+                        lead_id=lead.id,
+                        phone_e164=lead.phone_e164,
+                        brand=str(rng.choice([BRAND, "Other Co", BRAND])),
+                        occurred_at=at if k else NOW + days(1),  # one in the future of now
+                        recorded_at=at,
+                        method="web",
+                    )
+                )
+            for _ in range(int(rng.integers(0, 3))):
+                session.add(
+                    Suppression(
+                        phone_e164=lead.phone_e164,
+                        lead_id=lead.id,
+                        action=str(rng.choice(["suppress", "reverse"])),
+                        reason="opt_out",
+                        source="inbound_sms",
+                        created_at=NOW - days(rng.integers(0, 60)),
+                    )
+                )
+            for _ in range(int(rng.integers(0, 8))):
+                _event(
+                    session,
+                    lead,
+                    str(rng.choice(["sent", "sent", "reply", "inbound", "click"])),
+                    NOW - days(rng.uniform(-2, 45)),
+                    marketing=bool(rng.random() < 0.8),
+                    text=str(rng.choice(["STOP", "yes please", "what time?", ""])),
+                )
+            session.flush()
+        import_dnc(
+            session,
+            parsed=parse_dnc_text("+15045550142\n+13055550100\n"),
+            registry="national",
+            as_of=(NOW - days(10)).date(),
+            now=NOW,
+            source_name="old.txt",
+        )
+        import_dnc(
+            session,
+            parsed=parse_dnc_text("+13055550100\n"),
+            registry="national",
+            as_of=(NOW - days(2)).date(),
+            now=NOW,
+            source_name="new.txt",
+        )
+        import_dnc(
+            session,
+            parsed=parse_dnc_text("+15045550142\n"),
+            registry="LA",
+            as_of=(NOW - days(1)).date(),
+            now=NOW - days(1),
+            source_name="la.txt",
+        )
+        import_dnc(  # imported after the decision time: not seen
+            session,
+            parsed=parse_dnc_text("+12125550142\n"),
+            registry="NY",
+            as_of=NOW.date(),
+            now=NOW + days(1),
+            source_name="ny.txt",
+        )
+        add_banned_date(session, state="LA", day=(NOW + days(1)).date(), reason="storm", now=NOW)
+        add_banned_date(session, state="FL", day=(NOW - days(60)).date(), reason="old", now=NOW)
+        session.flush()
+        checked = 0
+        for lead in leads:
+            for send_at in (NOW, NOW + days(2), NOW - days(3)):
+                for policy in ("house", "legal"):
+                    single = build_context(
+                        session,
+                        lead=lead,
+                        message=GOOD_MESSAGE,
+                        send_at=send_at,
+                        now=NOW,
+                        settings=SETTINGS,
+                        policy=policy,
+                    )
+                    batch = build_contexts(
+                        session,
+                        leads=[lead],
+                        message=GOOD_MESSAGE,
+                        send_at=send_at,
+                        now=NOW,
+                        settings=SETTINGS,
+                        policy=policy,
+                    )[lead.id]
+                    assert single == batch, (lead.id, send_at, policy)
+                    checked += 1
+        assert checked == 72
+        # The histories did exercise what the single path reads.
+        contexts = build_contexts(
+            session, leads=leads, message=GOOD_MESSAGE, send_at=NOW, now=NOW, settings=SETTINGS
+        )
+        assert any(c.suppression for c in contexts.values())
+        assert any(c.prior_sends for c in contexts.values())
+        assert any(c.last_reply_at for c in contexts.values())
+        assert any(not c.first_in_sequence for c in contexts.values())
+        assert any(any(d.listed for d in c.dnc) for c in contexts.values())
+        assert any(c.consents for c in contexts.values())

@@ -19,6 +19,7 @@ from optimizer.features.definitions import CHANNELS, EVENT_TYPES, REPLY_ATTRIBUT
 from optimizer.features.single import EventRow, LeadRow, feature_row, lead_feature_row
 from optimizer.features.store import load_lead_features
 from optimizer.store.db import session_factory, transaction
+from optimizer.store.models import Lead
 from tests.features.factories import START, TIMEZONES, insert_into_store, make_events, make_leads
 
 
@@ -199,6 +200,10 @@ def test_store_row_equals_load_lead_features(any_engine: Engine) -> None:
                 expected = load_lead_features(session, lead_ids=[lead_id], as_of=as_of)
                 got = lead_feature_row(session, lead_id=lead_id, as_of=as_of)
                 assert_identical(got, expected.iloc[0].to_dict())
+                # The lead the caller already loaded gives the same row.
+                lead = session.get(Lead, lead_id)
+                with_lead = lead_feature_row(session, lead_id=lead_id, as_of=as_of, lead=lead)
+                assert_identical(with_lead, expected.iloc[0].to_dict())
 
 
 def test_unknown_lead_and_naive_as_of_are_refused_like_the_loader(

@@ -34,7 +34,7 @@ from optimizer.service.events import EventInput, ingest_events
 from optimizer.service.leads import LeadInput, upsert_lead
 from optimizer.settings import Settings
 from optimizer.store.db import transaction
-from optimizer.store.models import EVENT_TYPES, Event
+from optimizer.store.models import EVENT_TYPES, Event, Lead
 
 NOW = dt.datetime(2026, 3, 8, 7, 30, 15, 250_000, tzinfo=dt.UTC)  # the US DST switch day
 ZONES = (
@@ -195,6 +195,13 @@ def test_send_time_row_equals_load_lead_features_on_a_store(
                 pd.testing.assert_frame_equal(frame, expected, check_exact=True)
                 assert zone == same_zone == zones[0]
                 _assert_same_scores(expected, rows, zone, as_of)
+                # The lead the caller already loaded gives the same inputs.
+                lead = session.get(Lead, lead_id)
+                given, given_zone = send_time_inputs(
+                    session, lead_id=lead_id, as_of=as_of, lead=lead
+                )
+                assert given_zone == zone
+                _assert_same_scores(expected, given, zone, as_of)
         totals = load_lead_features(session, lead_ids=ids[:3], as_of=NOW)[0]
         intents = {(meta or {}).get("intent") for meta in session.scalars(select(Event.meta))}
     # The store history is not trivial: opt-outs, non-marketing texts and the as-of cut matter.
