@@ -31,7 +31,7 @@ from api.telemetry import observe_decision
 from optimizer.bandits.store import close_expired
 from optimizer.decide.batch import decide_batch
 from optimizer.decide.confirm import confirm_decision
-from optimizer.decide.store import read_decision, write_decision
+from optimizer.decide.store import read_decision, write_decision, write_decisions
 from optimizer.decide.types import DecisionReason, DecisionRecord
 from optimizer.settings import Settings
 from optimizer.store.db import transaction
@@ -142,8 +142,7 @@ def next_best_action_batch(
     )
     session.close()  # hand the reading connection back before waiting for the write lock
     with transaction(state.write_sessions) as writer:
-        for record in result.logged:
-            write_decision(writer, record, policy=state.settings.policy)
+        write_decisions(writer, result.logged, policy=state.settings.policy)
     for record in result.logged:
         observe_decision(record)
     return BatchOut(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from optimizer.decide.render import LeadFacts
@@ -51,9 +52,9 @@ def _reasons_json(reasons: tuple[DecisionReason, ...]) -> list[dict[str, Any]]:
     return [r.to_dict() for r in reasons]
 
 
-def write_decision(session: Session, record: DecisionRecord, *, policy: str) -> Decision:
-    """Append the decision to the log (append-only: never updated afterwards)."""
-    row = Decision(
+def decision_row(record: DecisionRecord, *, policy: str) -> dict[str, Any]:
+    """The decision log row of ``record`` (column values)."""
+    return dict(
         id=record.decision_id,
         lead_id=record.lead_id,
         created_at=record.created_at,
@@ -98,9 +99,17 @@ def write_decision(session: Session, record: DecisionRecord, *, policy: str) -> 
             or None,
         },
     )
-    session.add(row)
-    session.flush()
-    return row
+
+
+def write_decisions(session: Session, records: Sequence[DecisionRecord], *, policy: str) -> None:
+    """Append decisions to the log in one statement (append-only: never updated afterwards)."""
+    if records:
+        session.execute(insert(Decision), [decision_row(r, policy=policy) for r in records])
+
+
+def write_decision(session: Session, record: DecisionRecord, *, policy: str) -> None:
+    """Append one decision to the log."""
+    write_decisions(session, [record], policy=policy)
 
 
 def _reasons_from(items: list[Any]) -> tuple[DecisionReason, ...]:
