@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,10 +14,16 @@ from optimizer.compliance.banned_days import holiday_name
 from optimizer.compliance.localtime import zone
 from optimizer.compliance.model import GateContext, Reason, Verdict, from_ns, to_ns
 from optimizer.compliance.rules import RulesTable, load_rules
-from optimizer.compliance.static_rules import STATIC_RULES, consent_state
+from optimizer.compliance.static_rules import (
+    STATIC_RULES,
+    StaticRule,
+    consent_state,
+    content_rule,
+)
 from optimizer.compliance.timerules import (
     FIRST_HORIZON_NS,
     Component,
+    PoolTimeMasks,
     candidate_instants,
     check_zones,
     combined_mask,
@@ -38,11 +45,15 @@ def _error(rule: str, exc: BaseException) -> Reason:
 def _static_reasons(ctx: GateContext, rules: RulesTable) -> list[Reason]:
     reasons: list[Reason] = []
     for name, rule in STATIC_RULES:
-        try:
-            reasons.extend(rule(ctx, rules))
-        except Exception as exc:  # a broken rule denies, it never lets a text through
-            reasons.append(_error(name, exc))
+        reasons.extend(_static_rule(name, rule, ctx, rules))
     return reasons
+
+
+def _static_rule(name: str, rule: StaticRule, ctx: GateContext, rules: RulesTable) -> list[Reason]:
+    try:
+        return list(rule(ctx, rules))
+    except Exception as exc:  # a broken rule denies, it never lets a text through
+        return [_error(name, exc)]
 
 
 def _describe(ctx: GateContext, component: Component, state: str | None) -> str:
@@ -153,3 +164,63 @@ def allowed_mask(ctx: GateContext, slots_utc: Sequence[dt.datetime] | np.ndarray
         return combined_mask(ctx, rules, instants, consent_state(ctx) == "valid")
     except Exception:
         return np.zeros(instants.shape, dtype=bool)
+
+
+@dataclass(frozen=True)
+class PoolMasks:
+    """The gate over many contexts and one row of slots."""
+
+    allowed: np.ndarray  # (contexts, slots) bool: row i == allowed_mask(contexts[i], slots)
+    static_reasons: tuple[tuple[Reason, ...], ...]  # failing non-time rules of each context
+
+
+def allowed_masks(
+    contexts: Sequence[GateContext], slots_utc: Sequence[dt.datetime] | np.ndarray
+) -> PoolMasks:
+    """``allowed_mask`` of every context over the same slots, in one pass: the time rules are
+    computed once per distinct (zones, states, policy, ...) and per distinct send history, the
+    content rule once per distinct message. Also each context's failing non-time rules at its
+    ``send_at`` (what ``evaluate`` reports first). Fails closed per context, as ``allowed_mask``."""
+    count = len(contexts)
+    static: list[tuple[Reason, ...]] = [()] * count
+    try:
+        instants = slots_to_ns(slots_utc)
+    except Exception:
+        return PoolMasks(np.zeros((count, len(slots_utc)), dtype=bool), tuple(static))
+    allowed = np.zeros((count, instants.shape[0]), dtype=bool)
+    try:
+        rules = load_rules()
+    except Exception:
+        return PoolMasks(allowed, tuple(static))
+    time_masks = PoolTimeMasks(rules, instants)
+    content: dict[tuple[object, ...], list[Reason]] = {}
+    for i, ctx in enumerate(contexts):
+        try:
+            reasons = _pool_static_reasons(ctx, rules, content)
+            static[i] = tuple(reasons)
+            if reasons:
+                continue
+            if not ctx.marketing:
+                allowed[i] = True
+            elif check_zones(ctx) is None:
+                allowed[i] = time_masks.mask(ctx, consent_state(ctx) == "valid")
+        except Exception:
+            allowed[i] = False
+    return PoolMasks(allowed, tuple(static))
+
+
+def _pool_static_reasons(
+    ctx: GateContext, rules: RulesTable, content: dict[tuple[object, ...], list[Reason]]
+) -> list[Reason]:
+    """``_static_reasons``, with the content rule's answer shared by contexts that agree on
+    everything it reads (the message, marketing, first in sequence, the policy)."""
+    reasons: list[Reason] = []
+    for name, rule in STATIC_RULES:
+        if rule is content_rule:
+            key = (ctx.message, ctx.marketing, ctx.first_in_sequence, ctx.policy)
+            if key not in content:
+                content[key] = _static_rule(name, rule, ctx, rules)
+            reasons.extend(content[key])
+        else:
+            reasons.extend(_static_rule(name, rule, ctx, rules))
+    return reasons

@@ -88,12 +88,30 @@ def components(
 ) -> Iterator[Component]:
     """Every time component of ``ctx`` evaluated at ``instants`` (int64 ns UTC)."""
     seconds = instants // NS
-    policy = ctx.policy
-    fed_start, fed_end = rules.federal_window
-    state_rules = [rules.states[s] for s in ctx.candidate_states if s in rules.states]
-    extra_states = ctx.candidate_states or ("US",)
+    state_rules = _state_rules(ctx, rules)
     if seconds.size == 0:
         return
+    yield from _zone_components(ctx, rules, seconds, state_rules, consent_valid)
+    yield from _frequency(ctx, rules, instants, state_rules)
+
+
+def _state_rules(ctx: GateContext, rules: RulesTable) -> list[StateRule]:
+    return [rules.states[s] for s in ctx.candidate_states if s in rules.states]
+
+
+def _zone_components(
+    ctx: GateContext,
+    rules: RulesTable,
+    seconds: np.ndarray,
+    state_rules: list[StateRule],
+    consent_valid: bool,
+) -> Iterator[Component]:
+    """The local-time components (windows, banned days) in every candidate zone. They read only
+    the zones, states, run-time banned dates and policy of ``ctx`` (``PoolTimeMasks`` keys on
+    them)."""
+    policy = ctx.policy
+    fed_start, fed_end = rules.federal_window
+    extra_states = ctx.candidate_states or ("US",)
     lo, hi = (
         (int(seconds[0]),) * 2 if seconds.size == 1 else (int(seconds.min()), int(seconds.max()))
     )
@@ -159,7 +177,6 @@ def components(
                 _in_window(sod, *policy.window),
                 f"house window {_fmt(policy.window)}",
             )
-    yield from _frequency(ctx, rules, instants, state_rules)
 
 
 def _frequency(
@@ -227,6 +244,54 @@ def combined_mask(
     for component in components(ctx, rules, instants, consent_valid):
         ok &= component.ok
     return ok
+
+
+class PoolTimeMasks:
+    """``combined_mask`` for many contexts over the same instants, each distinct part computed
+    once: the local-time part per (zones, states, run-time banned dates, policy, consent), the
+    frequency part per (states, policy, prior sends, last reply). A context's mask is the AND
+    of its two parts, which is the AND of all its components: ``combined_mask``'s answer."""
+
+    def __init__(self, rules: RulesTable, instants: np.ndarray) -> None:
+        self.rules = rules
+        self.instants = instants
+        self._seconds = instants // NS
+        self._local: dict[tuple[object, ...], np.ndarray] = {}
+        self._frequency: dict[tuple[object, ...], np.ndarray] = {}
+
+    def mask(self, ctx: GateContext, consent_valid: bool) -> np.ndarray:
+        if self.instants.size == 0:
+            return np.ones(self.instants.shape, dtype=bool)
+        local_key = (
+            ctx.candidate_zones,
+            ctx.candidate_states,
+            ctx.extra_banned_dates,
+            ctx.policy,
+            consent_valid,
+        )
+        local = self._local.get(local_key)
+        if local is None:
+            parts = _zone_components(
+                ctx, self.rules, self._seconds, _state_rules(ctx, self.rules), consent_valid
+            )
+            local = self._local[local_key] = self._all(parts)
+        frequency_key = (
+            ctx.candidate_states,
+            ctx.policy,
+            ctx.prior_sends_ns.tobytes(),
+            None if ctx.last_reply_at is None else to_ns(ctx.last_reply_at),
+        )
+        frequency = self._frequency.get(frequency_key)
+        if frequency is None:
+            parts = _frequency(ctx, self.rules, self.instants, _state_rules(ctx, self.rules))
+            frequency = self._frequency[frequency_key] = self._all(parts)
+        return local & frequency
+
+    def _all(self, parts: Iterator[Component]) -> np.ndarray:
+        ok = np.ones(self.instants.shape, dtype=bool)
+        for component in parts:
+            ok &= component.ok
+        return ok
 
 
 def check_zones(ctx: GateContext) -> str | None:
