@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api.deps import (
     DecideKey,
@@ -16,6 +16,7 @@ from api.deps import (
     server_now,
 )
 from api.errors import http_error
+from api.responses import model_response
 from api.schemas import (
     BatchIn,
     BatchOut,
@@ -103,7 +104,7 @@ def decision_out(record: DecisionRecord) -> DecisionOut:
 @router.post("/v1/next-best-action", response_model=DecisionOut)
 def next_best_action(
     body: NextBestActionIn, state: StateDep, session: ReadSessionDep, _key: DecideKey
-) -> DecisionOut:
+) -> Response:
     """Send what, when, or not at all, and why. The gate has the last word."""
     now = decision_time(body.as_of, state.settings)
     record = state.decisions().decide(
@@ -118,13 +119,13 @@ def next_best_action(
     with transaction(state.write_sessions) as writer:
         write_decision(writer, record, policy=state.settings.policy)
     observe_decision(record)
-    return decision_out(record)
+    return model_response(decision_out(record))
 
 
 @router.post("/v1/next-best-action/batch", response_model=BatchOut)
 def next_best_action_batch(
     body: BatchIn, state: StateDep, session: ReadSessionDep, _key: DecideKey
-) -> BatchOut:
+) -> Response:
     """The ``capacity`` best sendable leads of a pool, ranked by expected value."""
     now = decision_time(body.as_of, state.settings)
     # Decisions whose attribution window has closed without a reward count as 0, once.
@@ -145,11 +146,13 @@ def next_best_action_batch(
         write_decisions(writer, result.logged, policy=state.settings.policy)
     for record in result.logged:
         observe_decision(record)
-    return BatchOut(
-        considered=result.considered,
-        selected=[decision_out(r) for r in result.selected],
-        not_selected=result.not_selected,
-        model_versions=result.model_versions,
+    return model_response(
+        BatchOut(
+            considered=result.considered,
+            selected=[decision_out(r) for r in result.selected],
+            not_selected=result.not_selected,
+            model_versions=result.model_versions,
+        )
     )
 
 
