@@ -42,9 +42,9 @@ from optimizer.models.send_time_features import (
     hour_counts,
     lead_frame,
     local_hour_weekday,
-    slot_matrix,
     store_frames,
 )
+from optimizer.models.slot_matrix import slot_matrix
 from optimizer.settings import Settings
 
 matplotlib.use("Agg")

@@ -14,12 +14,10 @@ from optimizer.models.send_time_features import (
     NUMERIC_COLUMNS,
     SLOT_FEATURES,
     LeadRows,
-    cell_matrix,
-    slot_basis,
-    slot_matrix,
     slot_times,
 )
 from optimizer.models.send_time_single import rows_frame
+from optimizer.models.slot_matrix import cell_matrix, slot_basis, slot_matrix
 
 ZONES = ("America/New_York", "America/Phoenix", "Pacific/Honolulu", "Asia/Kolkata", "Europe/London")
 # Slots across the US fall-back night, across the spring-forward night, and on an ordinary day.
