@@ -46,11 +46,30 @@ def _load_models(state: AppState) -> None:
         logger.exception("loading the decision models failed")
 
 
+def _warm_up_gate(settings: Settings) -> None:
+    """Fill the gate's holiday and time-zone caches, so the first decision for a state does not
+    pay for them (a failure here costs only that)."""
+    from api.deps import server_now
+    from optimizer.compliance.policy import policy_from_settings
+    from optimizer.compliance.warmup import warm_up
+
+    try:
+        warm_up(
+            server_now(), policy_from_settings(settings, settings.policy), settings.horizon_hours
+        )
+    except Exception:
+        logger.exception("warming up the compliance gate failed")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     resolved = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Decisions are CPU-bound Python: a few threads keep the core busy; forty (anyio's
+        # default) only contend for the interpreter lock once a queue forms, and each new thread
+        # brings a cold database connection.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = resolved.server_threads
         engine = make_engine(resolved.resolved_database_url())
         _before, revision = upgrade(engine)
         write_engine = make_engine(resolved.resolved_database_url(), immediate=True)
@@ -67,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Load the champions now, so the first decision does not pay for it; a model that
             # cannot load leaves the service up (the baselines answer) and /readyz says why.
             await anyio.to_thread.run_sync(_load_models, app.state.optimizer)
+            await anyio.to_thread.run_sync(_warm_up_gate, resolved)
             # What start-up loaded (libraries, models, the ORM) lives as long as the process:
             # move it out of the cyclic collector's way, so a full collection during a request
             # walks only what requests allocated.

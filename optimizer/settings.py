@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # API: a verified key is trusted this long before the store is asked again (a key revoked
     # in the store stops working within this time; 0 asks the store on every request).
     key_cache_seconds: float = Field(default=5.0, ge=0)
+    # Request handlers running at once in one server process (the rest wait their turn).
+    server_threads: int = Field(default=8, ge=1, le=256)
 
     # Models.
     lead_score_model_name: str = "lead-score"
