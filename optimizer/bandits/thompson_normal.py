@@ -3,10 +3,19 @@
 Normal–Gamma prior on each arm's mean and precision; the posterior of the mean is a Student t
 with ``2 * alpha_n`` degrees of freedom, centred on ``mu_n`` with scale
 ``sqrt(beta_n / (alpha_n * kappa_n))``. Choice and Monte-Carlo propensity as in ``thompson``.
+
+Every draw is exact: ``t = Z / sqrt(V / nu)`` with ``Z`` standard normal and ``V`` chi-square
+with ``nu`` degrees of freedom, independent. Each reward adds one degree of freedom, and a
+chi-square with one more degree of freedom is ``V + Z0^2`` for a standard normal ``Z0``
+independent of ``V``. The policy keeps each arm's ``V`` and ``Z`` draws; at a change the old
+numerators ``Z`` (independent of ``V``) become that new term and fresh ``Z`` are drawn, so one
+update costs one standard normal per draw. Statistics that shrink (a state loaded from the
+store) are drawn afresh.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -35,6 +44,11 @@ class ThompsonNormal(BasePolicy):
         if self.draws < 1:
             raise InvalidInput(f"draws {self.draws!r}: must be >= 1", field="draws")
         self._monte_carlo = MonteCarloArms(self.n_arms, self.draws)
+        # Per arm: chi-square draws behind the t draws, and their degrees of freedom (NaN:
+        # never drawn).
+        self._chi2 = np.empty((self.n_arms, self.draws))
+        self._normal = np.empty((self.n_arms, self.draws))
+        self._drawn_dof = np.full(self.n_arms, np.nan)
 
     def _changed(self, arm: int) -> None:
         self._monte_carlo.invalidate(arm)
@@ -51,10 +65,15 @@ class ThompsonNormal(BasePolicy):
 
     def posterior(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Location, scale and degrees of freedom of each arm's posterior mean."""
-        n = self.pulls[idx].astype(float)
-        total = self.sums[idx]
-        mean = np.divide(total, n, out=np.zeros_like(total), where=n > 0)
-        squares = np.maximum(self.sums_sq[idx] - n * mean * mean, 0.0)
+        columns = np.array([self.posterior_of(arm) for arm in idx.tolist()]).reshape(-1, 3)
+        return columns[:, 0], columns[:, 1], columns[:, 2]
+
+    def posterior_of(self, arm: int) -> tuple[float, float, float]:
+        """Location, scale and degrees of freedom of ``arm``'s posterior mean."""
+        n = float(self.pulls[arm])
+        total = float(self.sums[arm])
+        mean = total / n if n > 0 else 0.0
+        squares = max(float(self.sums_sq[arm]) - n * mean * mean, 0.0)
         kappa = self.prior_strength + n
         mu = (self.prior_strength * self.prior_mean + total) / kappa
         shape = self.prior_shape + n / 2.0
@@ -63,14 +82,27 @@ class ThompsonNormal(BasePolicy):
             + 0.5 * squares
             + self.prior_strength * n * (mean - self.prior_mean) ** 2 / (2.0 * kappa)
         )
-        return mu, np.sqrt(rate / (shape * kappa)), 2.0 * shape
+        return mu, math.sqrt(rate / (shape * kappa)), 2.0 * shape
 
     def posterior_draws(self, rng: np.random.Generator, idx: np.ndarray) -> np.ndarray:
-        """A (len(idx), draws) matrix of posterior draws of each arm's mean."""
-        mu, scale, dof = self.posterior(idx)
-        return mu[:, None] + scale[:, None] * rng.standard_t(
-            dof[:, None], size=(idx.size, self.draws)
-        )
+        """A (len(idx), draws) matrix of exact posterior draws of each arm's mean."""
+        out = np.empty((idx.size, self.draws))
+        for row, arm in enumerate(idx.tolist()):
+            mu, scale, nu = self.posterior_of(arm)
+            grow = nu - self._drawn_dof[arm]
+            chi2 = self._chi2[arm]
+            if grow == 1.0:  # one more reward: the last numerators become the new term
+                chi2 += np.square(self._normal[arm])
+            elif not grow >= 0.0:  # fewer degrees of freedom than drawn, or never drawn
+                chi2[:] = rng.chisquare(nu, self.draws)
+            elif grow > 0.0:
+                chi2 += rng.chisquare(grow, self.draws)
+            self._drawn_dof[arm] = nu
+            normal = self._normal[arm]
+            normal[:] = rng.standard_normal(self.draws)
+            np.multiply(normal, scale * math.sqrt(nu) / np.sqrt(chi2), out=out[row])
+            out[row] += mu
+        return out
 
     def _pick(self, rng: np.random.Generator, idx: np.ndarray) -> tuple[int, np.ndarray]:
         probs = self._monte_carlo.probabilities(rng, idx, self.posterior_draws)

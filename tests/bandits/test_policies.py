@@ -152,6 +152,33 @@ def test_thompson_draws_stay_exact_beta_after_incremental_updates() -> None:
     assert _ks_p_value(again[0], 2.0 + 4, 3.0 + 6) > 1e-3
 
 
+def test_thompson_normal_draws_stay_exact_student_t_after_updates() -> None:
+    """The kept chi-square draws grow by the last numerators squared: each arm's draws must
+    still follow its Student-t posterior (location, scale, degrees of freedom) exactly."""
+    from scipy import stats
+
+    from optimizer.bandits.thompson_normal import ThompsonNormal
+
+    policy = ThompsonNormal(n_arms=2, burn_in=0, min_share=0.0, draws=8000)
+    rng = np.random.default_rng(21)
+    rewards = np.random.default_rng(22).normal(10.0, 4.0, size=150)
+    policy.probabilities(rng)
+    for i, r in enumerate(rewards):
+        policy.update(i % 2, float(r))
+        if i < 80 or i % 7 == 0:
+            policy.probabilities(rng)  # one reward between draws, then several
+    draws = policy.posterior_draws(rng, np.array([0, 1]))
+    for arm in (0, 1):
+        mu, scale, dof = policy.posterior_of(arm)
+        p = stats.kstest((draws[arm] - mu) / scale, stats.t(dof).cdf).pvalue
+        assert p > 1e-3, (arm, mu, scale, dof, p)
+    # Statistics that shrink (a state reloaded from the store) are drawn afresh, still exact.
+    policy.set_arm(1, pulls=5, reward_sum=40.0, reward_sum_sq=400.0)
+    mu, scale, dof = policy.posterior_of(1)
+    again = policy.posterior_draws(rng, np.array([1]))[0]
+    assert stats.kstest((again - mu) / scale, stats.t(dof).cdf).pvalue > 1e-3
+
+
 def test_thompson_win_shares_count_ties_once() -> None:
     from optimizer.bandits.montecarlo import win_shares
 
