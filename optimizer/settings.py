@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(default=5.0, ge=0)
     # Request handlers running at once in one server process (the rest wait their turn).
     server_threads: int = Field(default=8, ge=1, le=256)
+    # SQLite: how often the server copies the write-ahead log back into the database file.
+    checkpoint_seconds: float = Field(default=1.0, gt=0)
 
     # Models.
     lead_score_model_name: str = "lead-score"
