@@ -112,18 +112,18 @@ class LoadedModels:
         session: Session,
         *,
         lead: Lead,
-        slots: Sequence[dt.datetime],
+        slots: Sequence[dt.datetime] | np.ndarray,
         zone: str | None,
         now: dt.datetime,
     ) -> np.ndarray:
-        # One lead: its arrays straight from its events (same input as ``send_time_features``
-        # gives, without the pool path's fixed pandas cost).
+        """One lead's predicted response at each slot (aware datetimes, or UTC datetime64)."""
+        # Its arrays straight from its events (same input as ``send_time_features`` gives,
+        # without the pool path's fixed pandas cost).
         from optimizer.models.send_time_single import send_time_inputs
 
         rows, _zone = send_time_inputs(session, lead_id=lead.id, as_of=now, lead=lead)
-        return np.asarray(
-            self.send_time.score_slots(rows, list(slots), zone or "America/New_York")
-        )[0]
+        times = slots if isinstance(slots, np.ndarray) else list(slots)
+        return np.asarray(self.send_time.score_slots(rows, times, zone or "America/New_York"))[0]
 
     def send_time_features(
         self, session: Session, *, lead_ids: Sequence[int], now: dt.datetime

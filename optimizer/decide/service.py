@@ -321,7 +321,8 @@ class DecisionService:
         context = replace(prepared.context, message=text)
         # Send time: the gate's allowed mask over the horizon, the send-time model among the rest.
         slots = candidate_slots(now, horizon_hours)
-        mask = np.asarray(allowed_mask(context, as_datetime64(slots)), dtype=bool)
+        slots64 = as_datetime64(slots)  # converted once for the gate and the send-time model
+        mask = np.asarray(allowed_mask(context, slots64), dtype=bool)
         now_verdict = evaluate(replace(context, send_at=now))
         for reason in now_verdict.reasons:
             reasons.append(DecisionReason(reason.code, f"not now: {reason.message}", reason.source))
@@ -357,7 +358,7 @@ class DecisionService:
         is_new = (now - lead.created_at) <= speed_window and not prepared.facts.touched
         if slot_probs is None:
             slot_probs = self.models.slot_probabilities(
-                session, lead=lead, slots=slots, zone=prepared.zone, now=now
+                session, lead=lead, slots=slots64, zone=prepared.zone, now=now
             )
         if is_new and mask[0]:
             index, slot_propensity = 0, 1.0
