@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from api.errors import http_error
 from api.state import AppState
@@ -42,7 +42,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 def get_session(state: StateDep) -> Iterator[Session]:
     """One writing transaction per request: committed when the route returns, rolled back on
     error."""
-    yield from _unit_of_work(state.write_sessions)
+    with transaction(state.write_sessions) as session:
+        yield session
 
 
 async def get_read_session(state: StateDep) -> AsyncIterator[Session]:
@@ -54,11 +55,6 @@ async def get_read_session(state: StateDep) -> AsyncIterator[Session]:
         yield session
     finally:
         session.close()
-
-
-def _unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    with transaction(factory) as session:
-        yield session
 
 
 # Committed before the response leaves: a client that reads its own write sees it.
