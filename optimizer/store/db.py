@@ -117,8 +117,16 @@ def checkpoint(engine: Engine) -> tuple[int, int] | None:
     a backend without one."""
     if engine.dialect.name != "sqlite":
         return None
-    with engine.connect() as conn:
-        row = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    # On the driver connection itself, in autocommit: through SQLAlchemy the engine's "begin"
+    # hook would open a transaction first (BEGIN IMMEDIATE on a writing engine, which would hold
+    # the write lock, and so every writer, for the whole checkpoint).
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        row = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        cursor.close()
+    finally:
+        raw.close()
     return int(row[1]), int(row[2])
 
 

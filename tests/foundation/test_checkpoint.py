@@ -35,3 +35,21 @@ def test_commits_leave_the_log_to_checkpoint(tmp_path: Path) -> None:
 def test_checkpoint_is_a_no_op_elsewhere() -> None:
     engine = make_engine("postgresql+psycopg://u:p@127.0.0.1:1/db")
     assert checkpoint(engine) is None
+
+
+def test_checkpoint_opens_no_transaction_so_writers_never_wait_for_it(tmp_path: Path) -> None:
+    from sqlalchemy import event
+
+    url = f"sqlite:///{tmp_path / 'wal.db'}"
+    writer = make_engine(url, immediate=True, autocheckpoint=False)
+    _write_rows(writer, 50)
+    begun: list[object] = []
+    event.listen(writer, "begin", begun.append)
+    checkpoint(writer)  # a BEGIN IMMEDIATE here would hold the write lock throughout
+    assert begun == []
+    # While another connection holds the write lock, a checkpoint still returns at once.
+    with writer.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (randomblob(10))"))
+        frames, copied = checkpoint(writer)  # type: ignore[misc]
+        assert frames >= copied >= 0
+    writer.dispose()
