@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             write_engine=write_engine,
             write_sessions_factory=session_factory(write_engine),
             keys=VerifiedKeyCache(resolved.key_cache_seconds),
+            decision_limiter=anyio.CapacityLimiter(resolved.decision_threads),
         )
         try:
             # Load the champions now, so the first decision does not pay for it; a model that

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import anyio
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +30,8 @@ class AppState:
     write_sessions_factory: sessionmaker[Session] | None = None
     decision_service: DecisionService | None = None
     keys: VerifiedKeyCache = field(default_factory=lambda: VerifiedKeyCache(0.0))
+    # Threads that single-lead decisions run on (set at start-up from decision_threads).
+    decision_limiter: anyio.CapacityLimiter | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property

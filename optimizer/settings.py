@@ -55,8 +55,10 @@ class Settings(BaseSettings):
     # API: a verified key is trusted this long before the store is asked again (a key revoked
     # in the store stops working within this time; 0 asks the store on every request).
     key_cache_seconds: float = Field(default=5.0, ge=0)
-    # Request handlers running at once in one server process (the rest wait their turn).
+    # Request handlers running at once in one server process (the rest wait their turn), and,
+    # of those, single-lead decisions (CPU-bound: one thread gives the most per second).
     server_threads: int = Field(default=8, ge=1, le=256)
+    decision_threads: int = Field(default=1, ge=1, le=64)
     # SQLite: how often the server copies the write-ahead log back into the database file.
     checkpoint_seconds: float = Field(default=1.0, gt=0)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import anyio
 from fastapi import APIRouter, Response
 
 from api.deps import (
@@ -28,6 +29,7 @@ from api.schemas import (
     ReasonOut,
     TopReasonOut,
 )
+from api.state import AppState
 from api.telemetry import observe_decision
 from optimizer.bandits.store import close_expired
 from optimizer.decide.batch import decide_batch
@@ -102,20 +104,27 @@ def decision_out(record: DecisionRecord) -> DecisionOut:
 
 
 @router.post("/v1/next-best-action", response_model=DecisionOut)
-def next_best_action(
-    body: NextBestActionIn, state: StateDep, session: ReadSessionDep, _key: DecideKey
-) -> Response:
+async def next_best_action(body: NextBestActionIn, state: StateDep, _key: DecideKey) -> Response:
     """Send what, when, or not at all, and why. The gate has the last word."""
     now = decision_time(body.as_of, state.settings)
-    record = state.decisions().decide(
-        session,
-        lead_id=body.lead_id,
-        experiment_id=body.experiment_id,
-        template=body.template,
-        horizon_hours=body.horizon_hours,
-        now=now,
+    # Decisions are CPU-bound Python: they run on threads of their own (one by default), so
+    # that under load they take turns instead of contending for the interpreter lock.
+    return await anyio.to_thread.run_sync(
+        _next_best_action, state, body, now, limiter=state.decision_limiter
     )
-    session.close()  # hand the reading connection back before waiting for the write lock
+
+
+def _next_best_action(state: AppState, body: NextBestActionIn, now: dt.datetime) -> Response:
+    with state.sessions() as session:
+        record = state.decisions().decide(
+            session,
+            lead_id=body.lead_id,
+            experiment_id=body.experiment_id,
+            template=body.template,
+            horizon_hours=body.horizon_hours,
+            now=now,
+        )
+    # The reading connection is back in the pool before the write lock is waited for.
     with transaction(state.write_sessions) as writer:
         write_decision(writer, record, policy=state.settings.policy)
     observe_decision(record)
