@@ -9,8 +9,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from optimizer.errors import InvalidInput
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,4 +85,14 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; a value that breaks a constraint raises
+    :class:`InvalidInput` naming the variable, the value and what was expected."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"OPTIMIZER_{'_'.join(str(p) for p in error['loc']).upper()}={error.get('input')!r}: "
+            f"{error['msg']}"
+            for error in exc.errors()
+        )
+        raise InvalidInput(f"setting {problems}") from None
