@@ -32,6 +32,7 @@ from optimizer.store.models import Event
 
 # Tuesday 6 Oct 2026 17:00 UTC: 13:00 in New York, 10:00 in Los Angeles.
 AS_OF = dt.datetime(2026, 10, 6, 17, 0, tzinfo=dt.UTC)
+Request = tuple[str, str, dict[str, object]]
 AREA_CODES = ("212", "305", "312", "415", "713", "404", "617", "206", "602", "303")
 
 
@@ -85,7 +86,7 @@ def leads_with_history(url: str, *, limit: int) -> list[int]:
 def sweep(
     base_url: str,
     headers: dict[str, str],
-    make_request: Callable[[int], tuple[str, str, dict[str, object]]],
+    make_request: Callable[[int], Request],
     rates: tuple[int, ...],
     duration_s: float,
     label: str,
@@ -151,16 +152,20 @@ def main() -> None:
                     },
                 )
 
-            def nba(i: int) -> tuple[str, str, dict[str, object]]:
-                return (
-                    "POST",
-                    "/v1/next-best-action",
-                    {
-                        "lead_id": pool[i % len(pool)],
+            def requests_for(lead_ids: list[int]) -> Callable[[int], Request]:
+                """Request ``i`` of a load: next-best-action for the leads in turn."""
+
+                def make(i: int) -> Request:
+                    body = {
+                        "lead_id": lead_ids[i % len(lead_ids)],
                         "experiment_id": experiment,
                         "as_of": AS_OF.isoformat(),
-                    },
-                )
+                    }
+                    return ("POST", "/v1/next-best-action", body)
+
+                return make
+
+            nba = requests_for(pool)
 
             figures["one_worker_levels"], figures["one_worker_max_rate_p99_le_100ms"] = sweep(
                 server.base_url,
@@ -237,17 +242,7 @@ def main() -> None:
 
             # The target: 100/s on one worker, for new leads (no history) and for leads with
             # history. Last, because a rate above capacity leaves a queue behind it.
-            def nba_history(i: int) -> tuple[str, str, dict[str, object]]:
-                return (
-                    "POST",
-                    "/v1/next-best-action",
-                    {
-                        "lead_id": history[i % len(history)],
-                        "experiment_id": experiment,
-                        "as_of": AS_OF.isoformat(),
-                    },
-                )
-
+            nba_history = requests_for(history)
             for label, make in (("new leads", nba), ("leads with history", nba_history)):
                 one = run_open_loop(
                     server.base_url, headers, make, rate=100, duration_s=args.duration
