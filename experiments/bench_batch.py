@@ -150,19 +150,9 @@ def in_process(
     )
     if profile:
         profiler = cProfile.Profile()
-        with sessions() as session:
-            profiler.enable()
-            decide_batch(
-                service,
-                session,
-                lead_ids=lead_ids,
-                capacity=capacity,
-                horizon_hours=72,
-                experiment_id=experiment,
-                template=None,
-                now=AS_OF,
-            )
-            profiler.disable()
+        profiler.enable()
+        once()
+        profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
     engine.dispose()
     return {

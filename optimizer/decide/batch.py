@@ -12,8 +12,8 @@ import gc
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import ContextDecorator
 from dataclasses import replace
 
 import numpy as np
@@ -40,6 +40,34 @@ from optimizer.phones import parse_phone
 from optimizer.store.models import Lead
 
 
+class _cyclic_gc_paused(ContextDecorator):  # noqa: N801 - used like a contextmanager function
+    """A batch allocates some 10^5 small objects (ORM rows, gate contexts, reasons) that live
+    until it returns; the cyclic collector's passes over them and over the process's long-lived
+    heap cost about a fifth of the batch and find next to nothing to free. Reference counting
+    frees as usual. The first batch to start pauses the collector (if it was on), the last to
+    finish turns it back on, however batches on several threads overlap."""
+
+    _lock = threading.Lock()
+    _running = 0  # batches running now with the collector paused
+    _was_enabled = True  # the collector's state when the first of them started
+
+    def __enter__(self) -> None:
+        cls = type(self)
+        with cls._lock:
+            cls._running += 1
+            if cls._running == 1:
+                cls._was_enabled = gc.isenabled()
+                gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        cls = type(self)
+        with cls._lock:
+            cls._running -= 1
+            if cls._running == 0 and cls._was_enabled:
+                gc.enable()
+
+
+@_cyclic_gc_paused()
 def decide_batch(
     service: DecisionService,
     session: Session,
@@ -53,56 +81,6 @@ def decide_batch(
 ) -> BatchResult:
     """The ``capacity`` best sendable leads of ``lead_ids`` (every lead when ``None``), ranked by
     expected value, each with its full decision; the rest counted by reason."""
-    with _cyclic_gc_paused():
-        return _decide_batch(
-            service,
-            session,
-            lead_ids=lead_ids,
-            capacity=capacity,
-            horizon_hours=horizon_hours,
-            experiment_id=experiment_id,
-            template=template,
-            now=now,
-        )
-
-
-_GC_LOCK = threading.Lock()
-_GC_PAUSES = [0]  # batches running now with the cyclic collector paused
-_GC_WAS_ENABLED = [True]  # the collector's state when the first of them started
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """A batch allocates some 10^5 small objects (ORM rows, gate contexts, reasons) that live
-    until it returns; the cyclic collector's passes over them and over the process's long-lived
-    heap cost about a fifth of the batch and find next to nothing to free. Reference counting
-    frees as usual. The first batch to start pauses the collector (if it was on), the last to
-    finish turns it back on, however batches on several threads overlap."""
-    with _GC_LOCK:
-        _GC_PAUSES[0] += 1
-        if _GC_PAUSES[0] == 1:
-            _GC_WAS_ENABLED[0] = gc.isenabled()
-            gc.disable()
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _GC_PAUSES[0] -= 1
-            if _GC_PAUSES[0] == 0 and _GC_WAS_ENABLED[0]:
-                gc.enable()
-
-
-def _decide_batch(
-    service: DecisionService,
-    session: Session,
-    *,
-    lead_ids: Sequence[int] | None,
-    capacity: int,
-    horizon_hours: int,
-    experiment_id: int | None,
-    template: str | None,
-    now: dt.datetime,
-) -> BatchResult:
     experiment, candidates = candidates_for(session, experiment_id=experiment_id, template=template)
     if lead_ids is None:
         leads = list(session.scalars(select(Lead).order_by(Lead.id)))
