@@ -28,7 +28,7 @@ from optimizer.decide.render import lead_tokens, render
 from optimizer.decide.service import (
     DecisionService,
     Prepared,
-    candidates_for,
+    candidates_and_arms,
     decision_rng,
     neutral_message,
 )
@@ -81,7 +81,9 @@ def decide_batch(
 ) -> BatchResult:
     """The ``capacity`` best sendable leads of ``lead_ids`` (every lead when ``None``), ranked by
     expected value, each with its full decision; the rest counted by reason."""
-    experiment, candidates = candidates_for(session, experiment_id=experiment_id, template=template)
+    experiment, candidates, arms = candidates_and_arms(
+        session, experiment_id=experiment_id, template=template
+    )
     if lead_ids is None:
         leads = list(session.scalars(select(Lead).order_by(Lead.id)))
     else:
@@ -167,7 +169,11 @@ def decide_batch(
     selected: list[DecisionRecord] = []
     logged: list[DecisionRecord] = []
     # The bandit's state does not change within a batch (sends count at confirm): load it once.
-    chooser = variant_chooser(session, experiment_id=experiment.id, now=now) if experiment else None
+    chooser = (
+        variant_chooser(session, experiment_id=experiment.id, now=now, arms=arms)
+        if experiment
+        else None
+    )
     for i in chosen:
         lead = open_leads[i]
         decision_id = str(uuid.uuid4())

@@ -76,15 +76,6 @@ def is_permanent(verdict: Verdict) -> bool:
     return any(r.code.startswith(PERMANENT_PREFIXES) for r in verdict.reasons)
 
 
-def candidates_for(
-    session: Session, *, experiment_id: int | None, template: str | None
-) -> tuple[Experiment | None, list[Candidate]]:
-    experiment, candidates, _arms = candidates_and_arms(
-        session, experiment_id=experiment_id, template=template
-    )
-    return experiment, candidates
-
-
 def candidates_and_arms(
     session: Session, *, experiment_id: int | None, template: str | None
 ) -> tuple[Experiment | None, list[Candidate], list[tuple[Variant, ArmStats]]]:

@@ -23,7 +23,7 @@ from optimizer.decide.render import lead_tokens, render
 from optimizer.decide.service import (
     DecisionService,
     Prepared,
-    candidates_for,
+    candidates_and_arms,
     decision_rng,
     is_permanent,
     neutral_message,
@@ -144,7 +144,9 @@ def _reference_batch(
 ) -> BatchResult:
     """The batch lead by lead: ``allowed_mask`` and ``evaluate`` per lead, ``score_slots`` on
     every slot of every lead."""
-    experiment, candidates = candidates_for(session, experiment_id=experiment_id, template=template)
+    experiment, candidates, _arms = candidates_and_arms(
+        session, experiment_id=experiment_id, template=template
+    )
     found = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids)))}
     leads = [found[i] for i in lead_ids]
     settings = service.settings
