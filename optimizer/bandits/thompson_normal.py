@@ -63,11 +63,6 @@ class ThompsonNormal(BasePolicy):
             "draws": self.draws,
         }
 
-    def posterior(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Location, scale and degrees of freedom of each arm's posterior mean."""
-        columns = np.array([self.posterior_of(arm) for arm in idx.tolist()]).reshape(-1, 3)
-        return columns[:, 0], columns[:, 1], columns[:, 2]
-
     def posterior_of(self, arm: int) -> tuple[float, float, float]:
         """Location, scale and degrees of freedom of ``arm``'s posterior mean."""
         n = float(self.pulls[arm])
