@@ -6,6 +6,7 @@ API can override it.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,6 +53,13 @@ class Settings(BaseSettings):
     attribution_hours: int = 72
     conversion_horizon_days: int = 14
     simulation: bool = False
+    # Times the service accepts (occurred_at, granted_at, at, created_at, as_of, report periods):
+    # timezone-aware, not before ``earliest_time`` and not after the server's clock plus
+    # ``clock_skew_seconds`` (a simulation's clock may run ahead of the server's: there the
+    # bound is the server's clock plus ``simulation_ahead_days``).
+    earliest_time: dt.datetime = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    clock_skew_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    simulation_ahead_days: int = Field(default=3660, ge=0, le=36_500)
     seed: int = 0  # seeds every random draw of the decision service (logged with decisions)
 
     # API: a verified key is trusted this long before the store is asked again (a key revoked
