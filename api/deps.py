@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Request
@@ -39,11 +39,24 @@ async def get_settings_dep(state: StateDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    """One writing transaction per request: committed when the route returns, rolled back on
-    error."""
-    with transaction(state.write_sessions) as session:
-        yield session
+T = TypeVar("T")
+
+
+async def run_write(state: AppState, work: Callable[[Session], T]) -> T:
+    """Run one writing unit of work — begin, ``work(session)``, commit — in a single call on one
+    pool thread, and return its result (plain data: built before the commit, read after it).
+
+    This is the API's transaction model. Nothing that needs another pool thread (a sync
+    dependency's exit, a sync route's response validation) runs while the write lock is held:
+    with writing sessions as dependencies, every pool thread could wait in ``BEGIN IMMEDIATE``
+    while the request holding the lock waited for a pool thread to commit.
+    """
+    return await anyio.to_thread.run_sync(_in_write_transaction, state, work)
+
+
+def _in_write_transaction(state: AppState, work: Callable[[Session], T]) -> T:
+    with state.writer_turn(), transaction(state.write_sessions) as session:
+        return work(session)
 
 
 async def get_read_session(state: StateDep) -> AsyncIterator[Session]:
@@ -57,8 +70,6 @@ async def get_read_session(state: StateDep) -> AsyncIterator[Session]:
         session.close()
 
 
-# Committed before the response leaves: a client that reads its own write sees it.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,19 @@ class AppState:
     # Threads that single-lead decisions run on (set at start-up from decision_threads).
     decision_limiter: anyio.CapacityLimiter | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # SQLite has one writer: this process's writing units of work queue here, in order, rather
+    # than poll the database's lock with SQLite's busy handler (sleeps of up to 100 ms).
+    _writer: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextlib.contextmanager
+    def writer_turn(self) -> Iterator[None]:
+        """This process's turn to write (SQLite); on PostgreSQL writers run side by side and
+        serialise per number with advisory locks (:mod:`optimizer.store.locks`)."""
+        if self.engine.dialect.name != "sqlite":
+            yield
+            return
+        with self._writer:
+            yield
 
     @property
     def write_sessions(self) -> sessionmaker[Session]:

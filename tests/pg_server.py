@@ -79,7 +79,7 @@ class PgServer:
             check=True,
             capture_output=True,
         )
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c track_commit_timestamp=on"
         subprocess.run(
             self._cmd(
                 str(self.bin_dir / "pg_ctl"),

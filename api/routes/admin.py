@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-from api.deps import AdminKey, ReadKey, SessionDep, SettingsDep, StateDep, server_now
+from api.deps import AdminKey, ReadKey, SettingsDep, StateDep, run_write, server_now
 from api.schemas import AuditIn, BannedDateIn
 
 router = APIRouter(tags=["admin"])
@@ -71,9 +72,17 @@ def _cell(value: Any) -> str:
 
 
 @router.post("/v1/compliance/banned-dates", status_code=201)
-def add_banned_date(body: BannedDateIn, session: SessionDep, _key: AdminKey) -> dict[str, Any]:
+async def add_banned_date(body: BannedDateIn, state: StateDep, _key: AdminKey) -> dict[str, Any]:
     """Add a banned day for a state (a governor-declared holiday, an emergency)."""
     from optimizer.compliance.banned_days import add_banned_date as add
 
-    row = add(session, state=body.state, day=body.date, reason=body.reason, now=server_now())
-    return {"id": row.id, "state": row.state, "date": row.day.isoformat(), "reason": row.reason}
+    def work(session: Session) -> dict[str, Any]:
+        row = add(session, state=body.state, day=body.date, reason=body.reason, now=server_now())
+        return {
+            "id": row.id,
+            "state": row.state,
+            "date": row.day.isoformat(),
+            "reason": row.reason,
+        }
+
+    return await run_write(state, work)

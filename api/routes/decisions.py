@@ -6,14 +6,14 @@ import datetime as dt
 
 import anyio
 from fastapi import APIRouter, Response
+from sqlalchemy.orm import Session
 
 from api.deps import (
     DecideKey,
     ReadKey,
     ReadSessionDep,
-    SessionDep,
-    SettingsDep,
     StateDep,
+    run_write,
     server_now,
 )
 from api.errors import http_error
@@ -38,6 +38,7 @@ from optimizer.decide.store import read_decision, write_decision, write_decision
 from optimizer.decide.types import DecisionReason, DecisionRecord
 from optimizer.settings import Settings
 from optimizer.store.db import transaction
+from optimizer.timebounds import check_time
 
 router = APIRouter(tags=["decisions"])
 
@@ -54,11 +55,7 @@ def decision_time(as_of: dt.datetime | None, settings: Settings) -> dt.datetime:
             "a caller cannot move the clock",
             "as_of",
         )
-    if as_of.tzinfo is None:
-        raise http_error(
-            422, "validation_error", f"as_of {as_of.isoformat()!r} has no UTC offset", "as_of"
-        )
-    return as_of.astimezone(dt.UTC)
+    return check_time(as_of, field="as_of", settings=settings, now=server_now())
 
 
 def _reasons(items: tuple[DecisionReason, ...]) -> list[ReasonOut]:
@@ -125,7 +122,7 @@ def _next_best_action(state: AppState, body: NextBestActionIn, now: dt.datetime)
             now=now,
         )
     # The reading connection is back in the pool before the write lock is waited for.
-    with transaction(state.write_sessions) as writer:
+    with state.writer_turn(), transaction(state.write_sessions) as writer:
         write_decision(writer, record, policy=state.settings.policy)
     observe_decision(record)
     return model_response(decision_out(record))
@@ -138,7 +135,7 @@ def next_best_action_batch(
     """The ``capacity`` best sendable leads of a pool, ranked by expected value."""
     now = decision_time(body.as_of, state.settings)
     # Decisions whose attribution window has closed without a reward count as 0, once.
-    with transaction(state.write_sessions) as writer:
+    with state.writer_turn(), transaction(state.write_sessions) as writer:
         close_expired(writer, now=now)
     result = decide_batch(
         state.decisions(),
@@ -151,7 +148,7 @@ def next_best_action_batch(
         now=now,
     )
     session.close()  # hand the reading connection back before waiting for the write lock
-    with transaction(state.write_sessions) as writer:
+    with state.writer_turn(), transaction(state.write_sessions) as writer:
         write_decisions(writer, result.logged, policy=state.settings.policy)
     for record in result.logged:
         observe_decision(record)
@@ -166,24 +163,34 @@ def next_best_action_batch(
 
 
 @router.post("/v1/decisions/{decision_id}/confirm", response_model=ConfirmOut)
-def confirm(
-    decision_id: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    _key: DecideKey,
-    body: ConfirmIn | None = None,
+async def confirm(
+    decision_id: str, state: StateDep, _key: DecideKey, body: ConfirmIn | None = None
 ) -> ConfirmOut:
-    """Run the gate again at dispatch (the server's clock); idempotent; records the send."""
-    now = decision_time(body.as_of if body else None, settings)
-    result = confirm_decision(session, decision_id=decision_id, settings=settings, now=now)
-    return ConfirmOut(
-        decision_id=result.decision_id,
-        allowed=result.allowed,
-        reasons=_reasons(result.reasons),
-        confirmed_at=result.confirmed_at,
-        already_confirmed=result.already_confirmed,
-        event_id=result.event_id,
-    )
+    """Run the gate again at dispatch (the server's clock, read once the number is locked, so
+    an opt-out stored before wins); idempotent: a retry answers the first answer again; records
+    the send."""
+    settings = state.settings
+    as_of = body.as_of if body else None
+    simulated = as_of is not None
+    fixed = decision_time(as_of, settings) if simulated else None
+
+    def clock() -> dt.datetime:
+        return fixed if fixed is not None else server_now()
+
+    def work(session: Session) -> ConfirmOut:
+        result = confirm_decision(
+            session, decision_id=decision_id, settings=settings, clock=clock, simulated=simulated
+        )
+        return ConfirmOut(
+            decision_id=result.decision_id,
+            allowed=result.allowed,
+            reasons=_reasons(result.reasons),
+            confirmed_at=result.confirmed_at,
+            already_confirmed=result.already_confirmed,
+            event_id=result.event_id,
+        )
+
+    return await run_write(state, work)
 
 
 @router.get("/v1/decisions/{decision_id}", response_model=DecisionOut)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
 
-from api.deps import IngestKey, SessionDep, SettingsDep, server_now
+from api.deps import IngestKey, StateDep, run_write, server_now
 from api.routes.leads import vars_of
 from api.schemas import ActionOut, EventsIn, EventsOut
 from optimizer.service.events import EventInput, ingest_events
@@ -13,18 +14,18 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
 @router.post("", response_model=EventsOut)
-def post_events(
-    body: EventsIn, session: SessionDep, settings: SettingsDep, _key: IngestKey
-) -> EventsOut:
-    """Store events; a replayed idempotency key is counted once (in ``duplicates``)."""
-    result = ingest_events(
-        session,
-        events=[EventInput(**e.model_dump()) for e in body.events],
-        settings=settings,
-        now=server_now(),
-    )
-    return EventsOut(
-        accepted=result.accepted,
-        duplicates=result.duplicates,
-        actions=[ActionOut(**vars_of(a)) for a in result.actions],
-    )
+async def post_events(body: EventsIn, state: StateDep, _key: IngestKey) -> EventsOut:
+    """Store events; a replayed idempotency key is counted once (in ``duplicates``) and answers
+    the actions it answered the first time."""
+    events = [EventInput(**e.model_dump()) for e in body.events]
+
+    def work(session: Session) -> EventsOut:
+        # The clock is read inside, after the numbers of the batch's opt-outs are locked.
+        result = ingest_events(session, events=events, settings=state.settings, clock=server_now)
+        return EventsOut(
+            accepted=result.accepted,
+            duplicates=result.duplicates,
+            actions=[ActionOut(**vars_of(a)) for a in result.actions],
+        )
+
+    return await run_write(state, work)

@@ -6,11 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api.deps import AdminKey, ReadKey, ReadSessionDep, SessionDep, SettingsDep, server_now
+from api.deps import AdminKey, ReadKey, ReadSessionDep, StateDep, run_write, server_now
 from api.schemas import ExperimentIn, ExperimentOut, VariantOut
 from optimizer.bandits.store import close_expired, create_experiment, experiment_results
 from optimizer.errors import Conflict, NotFound
+from optimizer.store.db import transaction
 from optimizer.store.models import Experiment, Variant
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
@@ -51,23 +53,25 @@ def _get(session: Any, experiment_id: int) -> Experiment:
 
 
 @router.post("", status_code=201, response_model=ExperimentOut)
-def post_experiment(
-    body: ExperimentIn, session: SessionDep, settings: SettingsDep, _key: AdminKey
-) -> ExperimentOut:
+async def post_experiment(body: ExperimentIn, state: StateDep, _key: AdminKey) -> ExperimentOut:
     """Start an experiment: its variants, metric and bandit policy."""
-    experiment = create_experiment(
-        session,
-        name=body.name,
-        metric=body.metric,
-        policy=body.policy,
-        variants=[(v.name, v.template) for v in body.variants],
-        control=body.control,
-        params=body.params,
-        attribution_hours=body.attribution_hours or settings.attribution_hours,
-        seed=body.seed,
-        now=server_now(),
-    )
-    return experiment_out(session, experiment)
+
+    def work(session: Session) -> ExperimentOut:
+        experiment = create_experiment(
+            session,
+            name=body.name,
+            metric=body.metric,
+            policy=body.policy,
+            variants=[(v.name, v.template) for v in body.variants],
+            control=body.control,
+            params=body.params,
+            attribution_hours=body.attribution_hours or state.settings.attribution_hours,
+            seed=body.seed,
+            now=server_now(),
+        )
+        return experiment_out(session, experiment)
+
+    return await run_write(state, work)
 
 
 @router.get("", response_model=list[ExperimentOut])
@@ -85,22 +89,29 @@ def get_experiment(experiment_id: int, session: ReadSessionDep, _key: ReadKey) -
 
 @router.get("/{experiment_id}/results")
 def get_results(
-    experiment_id: int, session: SessionDep, settings: SettingsDep, _key: ReadKey, seed: int = 0
+    experiment_id: int, state: StateDep, session: ReadSessionDep, _key: ReadKey, seed: int = 0
 ) -> dict[str, Any]:
     """Per variant: sends, responses, rate with interval, probability to be best, expected loss,
     lift over control, p-value, sample-ratio check and a plain-language verdict."""
     _get(session, experiment_id)
-    if not settings.simulation:  # a simulated clock may run behind the server's: leave it be
-        close_expired(session, now=server_now())
+    if not state.settings.simulation:  # a simulated clock may run behind the server's
+        # Rewards of 0 for windows that closed, in a short unit of work of its own (the write
+        # lock is not held while the statistics are computed).
+        session.rollback()
+        with state.writer_turn(), transaction(state.write_sessions) as writer:
+            close_expired(writer, now=server_now())
     return experiment_results(session, experiment_id=experiment_id, seed=seed).to_dict()  # type: ignore[no-any-return]
 
 
 @router.post("/{experiment_id}/stop", response_model=ExperimentOut)
-def stop_experiment(experiment_id: int, session: SessionDep, _key: AdminKey) -> ExperimentOut:
-    experiment = _get(session, experiment_id)
-    if experiment.status == "stopped":
-        raise Conflict(f"experiment {experiment_id} is already stopped", field="experiment_id")
-    experiment.status = "stopped"
-    experiment.stopped_at = server_now()
-    session.flush()
-    return experiment_out(session, experiment)
+async def stop_experiment(experiment_id: int, state: StateDep, _key: AdminKey) -> ExperimentOut:
+    def work(session: Session) -> ExperimentOut:
+        experiment = _get(session, experiment_id)
+        if experiment.status == "stopped":
+            raise Conflict(f"experiment {experiment_id} is already stopped", field="experiment_id")
+        experiment.status = "stopped"
+        experiment.stopped_at = server_now()
+        session.flush()
+        return experiment_out(session, experiment)
+
+    return await run_write(state, work)

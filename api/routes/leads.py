@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from sqlalchemy.orm import Session
 
-from api.deps import IngestKey, ReadKey, ReadSessionDep, SessionDep, SettingsDep, server_now
+from api.deps import IngestKey, ReadKey, ReadSessionDep, StateDep, run_write, server_now
 from api.schemas import (
     ActionOut,
     ConsentIn,
@@ -18,7 +19,9 @@ from optimizer.phones import parse_phone
 from optimizer.service.events import is_suppressed, record_revocation
 from optimizer.service.leads import ConsentInput, LeadInput, add_consent, get_lead, upsert_lead
 from optimizer.service.timeline import lead_timeline
+from optimizer.store.locks import lock_numbers
 from optimizer.store.models import Lead
+from optimizer.timebounds import clamp_opt_out_time
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -48,12 +51,19 @@ def lead_out(lead: Lead, changed: tuple[str, ...] = ()) -> LeadOut:
 
 
 @router.post("", status_code=201, response_model=LeadOut)
-def create_lead(body: LeadIn, response: Response, session: SessionDep, _key: IngestKey) -> LeadOut:
+async def create_lead(
+    body: LeadIn, response: Response, state: StateDep, _key: IngestKey
+) -> LeadOut:
     """Create a lead (201), or return the existing one with the same external id (200)."""
-    result = upsert_lead(session, data=LeadInput(**body.model_dump()), now=server_now())
-    if not result.created:
+
+    def work(session: Session) -> tuple[bool, LeadOut]:
+        result = upsert_lead(session, data=LeadInput(**body.model_dump()), now=server_now())
+        return result.created, lead_out(result.lead, result.changed)
+
+    created, out = await run_write(state, work)
+    if not created:
         response.status_code = 200
-    return lead_out(result.lead, result.changed)
+    return out
 
 
 @router.get("/{lead_id}", response_model=LeadOut)
@@ -62,46 +72,59 @@ def read_lead(lead_id: int, session: ReadSessionDep, _key: ReadKey) -> LeadOut:
 
 
 @router.post("/{lead_id}/consents", status_code=201, response_model=ConsentOut)
-def create_consent(
-    lead_id: int, body: ConsentIn, session: SessionDep, settings: SettingsDep, _key: IngestKey
+async def create_consent(
+    lead_id: int, body: ConsentIn, state: StateDep, _key: IngestKey
 ) -> ConsentOut:
     """Append a prior-express-written-consent record to the ledger."""
-    lead = get_lead(session, lead_id)
-    now = server_now()
-    if settings.simulation:  # a simulated clock may run ahead of the server's
-        now = max(now, body.granted_at.astimezone(now.tzinfo))
-    row = add_consent(session, lead=lead, data=ConsentInput(**body.model_dump()), now=now)
-    return ConsentOut(
-        id=row.id,
-        lead_id=lead.id,
-        kind=row.kind,
-        brand=row.brand,
-        occurred_at=row.occurred_at,
-        method=row.method,
-        disclosure_hash=row.disclosure_hash,
-    )
+    settings = state.settings
+
+    def work(session: Session) -> ConsentOut:
+        lead = get_lead(session, lead_id)
+        now = server_now()
+        if settings.simulation:  # a simulated clock may run ahead of the server's
+            now = max(now, body.granted_at.astimezone(now.tzinfo))
+        row = add_consent(session, lead=lead, data=ConsentInput(**body.model_dump()), now=now)
+        return ConsentOut(
+            id=row.id,
+            lead_id=lead.id,
+            kind=row.kind,
+            brand=row.brand,
+            occurred_at=row.occurred_at,
+            method=row.method,
+            disclosure_hash=row.disclosure_hash,
+        )
+
+    return await run_write(state, work)
 
 
 @router.post("/{lead_id}/revocations", status_code=201, response_model=RevocationOut)
-def create_revocation(
-    lead_id: int, body: RevocationIn, session: SessionDep, settings: SettingsDep, _key: IngestKey
+async def create_revocation(
+    lead_id: int, body: RevocationIn, state: StateDep, _key: IngestKey
 ) -> RevocationOut:
-    """Revoke consent by any reasonable means: the number is suppressed at once, every channel."""
-    lead = get_lead(session, lead_id)
-    action = record_revocation(
-        session,
-        lead=lead,
-        at=body.at,
-        channel=body.channel,
-        text=body.text,
-        rule="api.revocation",
-        settings=settings,
-        now=server_now(),
-    )
-    actions = [ActionOut(**vars_of(action))] if action else []
-    return RevocationOut(
-        lead_id=lead.id, suppressed=is_suppressed(session, lead.phone_e164), actions=actions
-    )
+    """Revoke consent by any reasonable means: the number is suppressed at once, every channel.
+    A revocation is never refused for its time: dated ahead, it takes effect now."""
+    settings = state.settings
+
+    def work(session: Session) -> RevocationOut:
+        lead = get_lead(session, lead_id)
+        lock_numbers(session, [lead.phone_e164])
+        now = server_now()  # after the lock: a confirm waiting for this number comes after
+        action = record_revocation(
+            session,
+            lead=lead,
+            at=clamp_opt_out_time(body.at, field="at", settings=settings, now=now),
+            channel=body.channel,
+            text=body.text,
+            rule="api.revocation",
+            settings=settings,
+            now=now,
+        )
+        actions = [ActionOut(**vars_of(action))] if action else []
+        return RevocationOut(
+            lead_id=lead.id, suppressed=is_suppressed(session, lead.phone_e164), actions=actions
+        )
+
+    return await run_write(state, work)
 
 
 @router.get("/{lead_id}/timeline")

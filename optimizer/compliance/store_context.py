@@ -277,9 +277,12 @@ def build_context(
     policy: str | None = None,
     first_in_sequence: bool | None = None,
     marketing: bool = True,
+    suppressions_until: dt.datetime | None = None,
 ) -> GateContext:
     """The gate context of one lead, loaded from the store as of ``now`` (the same context
-    :func:`build_contexts` gives for this lead, with fewer queries)."""
+    :func:`build_contexts` gives for this lead, with fewer queries). ``suppressions_until``
+    (default ``now``): suppressions stored with a time up to this count; the confirm at
+    dispatch on the server's clock counts every stored one."""
     config: PolicyConfig = policy_from_settings(settings, policy or settings.policy)
     earliest = min(now, send_at) - HISTORY
     phone_key = {"phone": lead.phone_e164, "now": now}
@@ -287,7 +290,10 @@ def build_context(
         ConsentEntry("grant" if c.kind == "grant" else "revoke", c.occurred_at, c.brand, c.method)
         for c in session.execute(_CONSENTS_OF_PHONE, phone_key)
     )
-    latest = session.execute(_LATEST_SUPPRESSION_OF_PHONE, phone_key).first()
+    latest = session.execute(
+        _LATEST_SUPPRESSION_OF_PHONE,
+        {"phone": lead.phone_e164, "now": suppressions_until or now},
+    ).first()
     suppression = (
         SuppressionStatus(since=latest.created_at, reason=latest.reason, source=latest.source)
         if latest is not None and latest.action == "suppress"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,11 @@ from optimizer.compliance.store_context import build_context
 from optimizer.decide.types import ConfirmResult, DecisionReason
 from optimizer.errors import NotFound
 from optimizer.settings import Settings
+from optimizer.store.locks import lock_numbers
 from optimizer.store.models import Decision, DecisionConfirmation, Event, Lead
+
+# A stored suppression always counts at dispatch on the server's clock, whatever its time says.
+_EVERY_STORED = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def _existing(session: Session, decision_id: str) -> ConfirmResult | None:
@@ -35,12 +40,27 @@ def _existing(session: Session, decision_id: str) -> ConfirmResult | None:
 
 
 def confirm_decision(
-    session: Session, *, decision_id: str, settings: Settings, now: dt.datetime
+    session: Session,
+    *,
+    decision_id: str,
+    settings: Settings,
+    clock: Callable[[], dt.datetime],
+    simulated: bool = False,
 ) -> ConfirmResult:
-    """Re-run the gate at ``now`` (the dispatch time); idempotent: a second call returns the first."""
+    """Re-run the gate at dispatch; idempotent: a second call returns the first answer.
+
+    The number's lock (:func:`lock_numbers`) is taken first and ``clock`` read after it, so an
+    opt-out committed before this unit of work got the lock is seen, and one that waits for it
+    comes after the send in the store. On the server's clock (``simulated=False``) every stored
+    suppression counts, whatever time it carries; a simulated clock sees those up to its time.
+    """
     decision = session.get(Decision, decision_id)
     if decision is None:
         raise NotFound(f"decision {decision_id!r} does not exist", field="decision_id")
+    lead = session.get(Lead, decision.lead_id)
+    assert lead is not None
+    lock_numbers(session, [lead.phone_e164])
+    now = clock()
     previous = _existing(session, decision_id)
     if previous is not None:
         return previous
@@ -55,10 +75,14 @@ def confirm_decision(
             ),
         )
     else:
-        lead = session.get(Lead, decision.lead_id)
-        assert lead is not None
         context = build_context(
-            session, lead=lead, message=decision.text, send_at=now, now=now, settings=settings
+            session,
+            lead=lead,
+            message=decision.text,
+            send_at=now,
+            now=now,
+            settings=settings,
+            suppressions_until=now if simulated else _EVERY_STORED,
         )
         verdict = evaluate(context)
         allowed = verdict.allowed

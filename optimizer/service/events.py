@@ -9,7 +9,7 @@ experiment's bandit learns from them exactly once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from optimizer.errors import InvalidInput
 from optimizer.service.leads import validate_channel
 from optimizer.settings import Settings
+from optimizer.store.locks import lock_numbers
 from optimizer.store.models import (
     EVENT_TYPES,
     Decision,
@@ -29,6 +30,7 @@ from optimizer.store.models import (
     Lead,
     Suppression,
 )
+from optimizer.timebounds import check_time, clamp_opt_out_time, require_aware
 
 # Which experiment metric an outcome event feeds.
 OUTCOME_METRICS = {
@@ -61,6 +63,20 @@ class Action:
     phone_e164: str
     text: str | None
     reason: str
+
+    def stored(self) -> dict[str, Any]:
+        """What the event row keeps of this action, so a replay returns the same answer."""
+        return {"type": self.type, "text": self.text, "reason": self.reason}
+
+    @classmethod
+    def restored(cls, item: dict[str, Any], *, lead: Lead) -> Action:
+        return cls(
+            type=str(item["type"]),
+            lead_id=lead.id,
+            phone_e164=lead.phone_e164,
+            text=item.get("text"),
+            reason=str(item.get("reason") or ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -127,11 +143,7 @@ def _validate(event: EventInput) -> None:
             field="type",
         )
     validate_channel(event.channel)
-    if event.occurred_at.tzinfo is None:
-        raise InvalidInput(
-            f"occurred_at {event.occurred_at.isoformat()!r} has no UTC offset (ISO 8601 with offset expected)",
-            field="occurred_at",
-        )
+    require_aware(event.occurred_at, field="occurred_at")
 
 
 def is_suppressed(session: Session, phone_e164: str) -> bool:
@@ -154,15 +166,22 @@ def record_revocation(
     rule: str,
     settings: Settings,
     now: dt.datetime,
+    confirm: bool | None = None,
 ) -> Action | None:
-    """Revoke consent and suppress the number at once; the first revocation gets one confirmation."""
-    from optimizer.compliance.store_context import record_opt_out
+    """Revoke consent and suppress the number at once; the first revocation gets one confirmation.
+
+    The caller holds the number's lock (:func:`lock_numbers`) and read ``now`` after it. ``at``
+    is when the opt-out takes effect: never later than ``now`` (see
+    :func:`optimizer.timebounds.clamp_opt_out_time`). ``confirm`` (default: the number is not
+    suppressed yet) says whether this opt-out earns the one confirmation text.
+    """
+    from optimizer.compliance.store_context import opt_out_confirmation, record_opt_out
 
     validate_channel(channel)
-    already = is_suppressed(session, lead.phone_e164)
-    confirmation = (
-        None if already else settings.opt_out_confirmation_text.format(brand=settings.brand_name)
-    )
+    at = min(at, now)
+    if confirm is None:
+        confirm = not is_suppressed(session, lead.phone_e164)
+    confirmation = opt_out_confirmation(settings) if confirm else None
     record_opt_out(
         session,
         lead=lead,
@@ -172,16 +191,41 @@ def record_revocation(
         at=at,
         rule=rule,
         confirmation_text=confirmation,
+        recorded_at=now,
     )
     _record_bandit_opt_out(session, lead=lead, at=at)
     if confirmation is None:
         return None
+    return _confirmation_action(lead, confirmation, rule)
+
+
+def _confirmation_action(lead: Lead, text: str, rule: str) -> Action:
     return Action(
         type="send_confirmation",
         lead_id=lead.id,
         phone_e164=lead.phone_e164,
-        text=confirmation,
+        text=text,
         reason=f"opt-out recorded ({rule}); one non-marketing confirmation may be sent, then nothing",
+    )
+
+
+def _help_action(lead: Lead, settings: Settings) -> Action:
+    return Action(
+        type="send_help",
+        lead_id=lead.id,
+        phone_e164=lead.phone_e164,
+        text=settings.help_text.format(brand=settings.brand_name),
+        reason="HELP/INFO must be answered with brand and customer-care contact",
+    )
+
+
+def _start_action(lead: Lead) -> Action:
+    return Action(
+        type="resubscribe_needs_consent",
+        lead_id=lead.id,
+        phone_e164=lead.phone_e164,
+        text=None,
+        reason="START/UNSTOP alone does not restore consent: record a fresh consent first",
     )
 
 
@@ -274,12 +318,72 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int | N
     return ids
 
 
-def ingest_events(
-    session: Session, *, events: Sequence[EventInput], settings: Settings, now: dt.datetime
-) -> IngestResult:
-    """Store events (a replayed idempotency key counts once) and act on inbound messages."""
-    from optimizer.compliance import classify_inbound
+def _check_decisions(session: Session, events: Sequence[EventInput]) -> None:
+    """An outcome names a decision only of its own lead: else it could move another lead's arm."""
+    named = sorted({e.decision_id for e in events if e.decision_id})
+    owners: dict[str, int] = {}
+    for start in range(0, len(named), 5000):
+        chunk = named[start : start + 5000]
+        owners.update(
+            (str(decision_id), int(lead_id))
+            for decision_id, lead_id in session.execute(
+                select(Decision.id, Decision.lead_id).where(Decision.id.in_(chunk))
+            )
+        )
+    for event in events:
+        if not event.decision_id:
+            continue
+        owner = owners.get(event.decision_id)
+        if owner is None:
+            raise InvalidInput(
+                f"decision_id {event.decision_id!r} does not exist (a decision of lead "
+                f"{event.lead_id} expected)",
+                field="decision_id",
+            )
+        if owner != event.lead_id:
+            raise InvalidInput(
+                f"decision_id {event.decision_id!r} belongs to lead {owner}, not to lead "
+                f"{event.lead_id} (an outcome is credited only to its own lead's decision)",
+                field="decision_id",
+            )
 
+
+def _stored_actions(session: Session, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The actions stored with events already in the store (what their first answer was)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for start in range(0, len(keys), 5000):
+        chunk = list(keys[start : start + 5000])
+        for key, meta in session.execute(
+            select(Event.idempotency_key, Event.meta).where(Event.idempotency_key.in_(chunk))
+        ):
+            items = (meta or {}).get("actions")
+            if items:
+                found[str(key)] = list(items)
+    return found
+
+
+def ingest_events(
+    session: Session,
+    *,
+    events: Sequence[EventInput],
+    settings: Settings,
+    now: dt.datetime | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> IngestResult:
+    """Store events (a replayed idempotency key counts once) and act on inbound messages.
+
+    Give ``now`` or ``clock`` (read after the numbers of the batch's opt-outs are locked, so a
+    confirm waiting for the same number comes after them). Times are checked against
+    :mod:`optimizer.timebounds`: an event outside the accepted range is refused, except an
+    opt-out, which is never refused for its time and takes effect at once when dated ahead.
+    Each event's actions (the opt-out confirmation, the HELP text) are stored with it, so a
+    replay of the same key answers the same actions again.
+    """
+    from optimizer.compliance import classify_inbound
+    from optimizer.compliance.store_context import opt_out_confirmation
+
+    if (now is None) == (clock is None):
+        raise TypeError("ingest_events needs exactly one of now= or clock=")
     for event in events:
         _validate(event)
     wanted = sorted({e.lead_id for e in events})
@@ -294,6 +398,24 @@ def ingest_events(
         raise InvalidInput(
             f"lead_id {missing[0]} does not exist (a known lead id expected)", field="lead_id"
         )
+    _check_decisions(session, events)
+    intents: list[tuple[str | None, str | None]] = []
+    for event in events:
+        if event.type in ("inbound", "reply") and event.text:
+            classification = classify_inbound(event.text)
+            intents.append((classification.intent, classification.rule))
+        else:
+            intents.append((None, None))
+    lock_numbers(
+        session,
+        [
+            leads[e.lead_id].phone_e164
+            for e, (intent, _) in zip(events, intents, strict=True)
+            if intent == "opt_out"
+        ],
+    )
+    current = clock() if clock is not None else now
+    assert current is not None
     keys = [e.idempotency_key for e in events]
     seen: set[str] = set()
     for start in range(0, len(keys), 5000):
@@ -301,29 +423,53 @@ def ingest_events(
         seen.update(
             session.scalars(select(Event.idempotency_key).where(Event.idempotency_key.in_(chunk)))
         )
-    duplicates = 0
+    replayed: list[tuple[str, Lead]] = []
     fresh: list[tuple[dict[str, Any], str | None]] = []
-    for event in events:
+    confirmed_now: set[str] = set()
+    for event, (intent, rule) in zip(events, intents, strict=True):
+        lead = leads[event.lead_id]
         if event.idempotency_key in seen:
-            duplicates += 1
+            replayed.append((event.idempotency_key, lead))
             continue
         seen.add(event.idempotency_key)
         meta = dict(event.meta or {})
-        intent: str | None = None
-        if event.type in ("inbound", "reply") and event.text:
-            classification = classify_inbound(event.text)
-            intent = classification.intent
+        if intent is not None:
             meta["intent"] = intent
-            if classification.rule:
-                meta["rule"] = classification.rule
+            if rule:
+                meta["rule"] = rule
+        if intent == "opt_out":
+            occurred_at = clamp_opt_out_time(
+                event.occurred_at, field="occurred_at", settings=settings, now=current
+            )
+            if occurred_at != event.occurred_at.astimezone(dt.UTC):
+                meta["stated_occurred_at"] = event.occurred_at.isoformat()
+        else:
+            occurred_at = check_time(
+                event.occurred_at, field="occurred_at", settings=settings, now=current
+            )
+        actions: list[Action] = []
+        if intent == "opt_out" and lead.phone_e164 not in confirmed_now:
+            if not is_suppressed(session, lead.phone_e164):
+                actions.append(
+                    _confirmation_action(
+                        lead, opt_out_confirmation(settings), f"inbound.{rule or 'opt_out'}"
+                    )
+                )
+            confirmed_now.add(lead.phone_e164)
+        elif intent == "help":
+            actions.append(_help_action(lead, settings))
+        elif intent == "start":
+            actions.append(_start_action(lead))
+        if actions:
+            meta["actions"] = [a.stored() for a in actions]
         marketing = event.marketing if event.marketing is not None else event.type == "sent"
         row = {
             "idempotency_key": event.idempotency_key,
             "lead_id": event.lead_id,
             "type": event.type,
             "channel": event.channel,
-            "occurred_at": event.occurred_at.astimezone(dt.UTC),
-            "recorded_at": now,
+            "occurred_at": occurred_at,
+            "recorded_at": current,
             "text": event.text,
             "value": event.value,
             "decision_id": event.decision_id,
@@ -333,18 +479,24 @@ def ingest_events(
         }
         fresh.append((row, intent))
     ids = _insert_events(session, [row for row, _ in fresh])
-    duplicates += sum(1 for event_id in ids if event_id is None)
-    kept: list[tuple[StoredEvent, str | None]] = [
-        (StoredEvent.of(event_id, values), found_intent)
+    # A key stored by a concurrent writer in between is a replay too.
+    replayed.extend(
+        (row["idempotency_key"], leads[row["lead_id"]])
+        for event_id, (row, _) in zip(ids, fresh, strict=True)
+        if event_id is None
+    )
+    kept: list[tuple[StoredEvent, str | None, dict[str, Any]]] = [
+        (StoredEvent.of(event_id, values), found_intent, values)
         for event_id, (values, found_intent) in zip(ids, fresh, strict=True)
         if event_id is not None
     ]
-    with_decisions = _leads_with_experiment_decisions(session, {row.lead_id for row, _ in kept})
-    actions: list[Action] = []
-    for stored, intent in kept:
+    with_decisions = _leads_with_experiment_decisions(session, {row.lead_id for row, _, _ in kept})
+    actions_out: list[Action] = []
+    for stored, intent, values in kept:
         lead = leads[stored.lead_id]
+        planned = [Action.restored(a, lead=lead) for a in (values["meta"] or {}).get("actions", [])]
         if intent == "opt_out":
-            action = record_revocation(
+            record_revocation(
                 session,
                 lead=lead,
                 at=stored.occurred_at,
@@ -352,34 +504,23 @@ def ingest_events(
                 text=stored.text,
                 rule=f"inbound.{stored.rule or 'opt_out'}",
                 settings=settings,
-                now=now,
+                now=current,
+                confirm=any(a.type == "send_confirmation" for a in planned),
             )
-            if action is not None:
-                actions.append(action)
-        elif intent == "help":
-            actions.append(
-                Action(
-                    type="send_help",
-                    lead_id=lead.id,
-                    phone_e164=lead.phone_e164,
-                    text=settings.help_text.format(brand=settings.brand_name),
-                    reason="HELP/INFO must be answered with brand and customer-care contact",
-                )
-            )
-        elif intent == "start":
-            actions.append(
-                Action(
-                    type="resubscribe_needs_consent",
-                    lead_id=lead.id,
-                    phone_e164=lead.phone_e164,
-                    text=None,
-                    reason="START/UNSTOP alone does not restore consent: record a fresh consent first",
-                )
-            )
-        elif stored.lead_id in with_decisions or stored.decision_id:
+        elif intent not in ("help", "start") and (
+            stored.lead_id in with_decisions or stored.decision_id
+        ):
             _attribute_outcome(session, event=stored)
-    accepted = len(kept)
-    event_ids = [item.id for item, _ in kept]
+        actions_out.extend(planned)
+    if replayed:
+        stored_actions = _stored_actions(session, [key for key, _ in replayed])
+        for key, lead in replayed:
+            actions_out.extend(
+                Action.restored(item, lead=lead) for item in stored_actions.get(key, ())
+            )
     return IngestResult(
-        accepted=accepted, duplicates=duplicates, actions=tuple(actions), event_ids=tuple(event_ids)
+        accepted=len(kept),
+        duplicates=len(replayed),
+        actions=tuple(actions_out),
+        event_ids=tuple(item.id for item, _, _ in kept),
     )
