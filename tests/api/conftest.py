@@ -72,6 +72,11 @@ def live_settings(tmp_path: Path, shared_mlflow_uri: str) -> Settings:
 
 @pytest.fixture
 def live_server(live_settings: Settings) -> Iterator[LiveServer]:
+    yield from serve(live_settings)
+
+
+def serve(live_settings: Settings) -> Iterator[LiveServer]:
+    """The app on a real socket for the duration of the generator."""
     keys = make_keys(live_settings)
     port = free_port()
     config = uvicorn.Config(

@@ -1,0 +1,183 @@
+"""A real ``optimizer serve`` process on loopback, on a store of its own, for reliability runs.
+
+The server is the product's own command (migrations, uvicorn, the given number of workers),
+started as a subprocess so that it can be killed like any other process; keys are created in
+the store before it starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from optimizer.service.keys import create_key
+from optimizer.store.db import make_engine, session_factory, transaction, upgrade
+
+SCOPES = ("admin", "decide", "ingest", "read")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """One running server; ``stop()`` ends it gently, ``kill()`` with SIGKILL."""
+
+    base_url: str
+    database_url: str
+    keys: dict[str, str]
+    env: dict[str, str]
+    workers: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def client(self, scope: str = "admin", *, timeout: float = 60.0) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self.keys[scope]}"},
+            timeout=timeout,
+        )
+
+    def start(self, *, ready_timeout: float = 90.0) -> None:
+        port = self.base_url.rsplit(":", 1)[1]
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "optimizer.cli",
+                "serve",
+                "--port",
+                port,
+                "--workers",
+                str(self.workers),
+                "--log-level",
+                "warning",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the server exited with {self.process.returncode}; see {self.log_path}"
+                )
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                    # Every worker must be up: ask a few times (each answer from any worker).
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(
+            f"the server was not ready in {ready_timeout:.0f} s; see {self.log_path}"
+        )
+
+    def _signal(self, sig: int) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            return
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._signal(signal.SIGTERM)
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the server and all its workers at once (no shutdown code runs)."""
+        self._signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=30)
+
+
+def make_keys(database_url: str, now: dt.datetime) -> dict[str, str]:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        with transaction(session_factory(engine)) as session:
+            return {
+                scope: create_key(
+                    session, scopes=[scope], name=f"reliability-{scope}", now=now
+                ).plaintext
+                for scope in SCOPES
+            }
+    finally:
+        engine.dispose()
+
+
+def prepare_mlflow(tracking_uri: str) -> None:
+    """Create the MLflow store once, before any server process touches it."""
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(tracking_uri).search_experiments(max_results=1)
+
+
+@contextmanager
+def running_server(
+    var_dir: Path,
+    *,
+    database_url: str | None = None,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    now: dt.datetime | None = None,
+) -> Iterator[ServerProcess]:
+    """A server on ``var_dir`` (SQLite there unless ``database_url``), stopped at the end."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    url = database_url or f"sqlite:///{(var_dir / 'optimizer.db').as_posix()}"
+    mlflow_uri = f"sqlite:///{(var_dir / 'mlflow.db').as_posix()}"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("OPTIMIZER_") and key != "PROMETHEUS_MULTIPROC_DIR"
+    }
+    env.update(
+        {
+            "OPTIMIZER_VAR_DIR": str(var_dir),
+            "OPTIMIZER_DATABASE_URL": url,
+            "OPTIMIZER_MLFLOW_TRACKING_URI": mlflow_uri,
+            "PYTHONPATH": os.pathsep.join(
+                [str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")]
+            ).rstrip(os.pathsep),
+            **(extra_env or {}),
+        }
+    )
+    keys = make_keys(url, now or dt.datetime.now(dt.UTC))
+    prepare_mlflow(mlflow_uri)
+    server = ServerProcess(
+        base_url=f"http://127.0.0.1:{free_port()}",
+        database_url=url,
+        keys=keys,
+        env=env,
+        workers=workers,
+        log_path=var_dir / "server.log",
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
