@@ -33,6 +33,7 @@ from optimizer.compliance import (
     ConsentEntry,
     DncCheck,
     GateContext,
+    Reason,
     SuppressionStatus,
     evaluate,
     load_rules,
@@ -308,7 +309,9 @@ class _Gate:
             else:
                 k = end
 
-    def _count_denied(self, ctx: GateContext, denied: np.ndarray, static: tuple) -> None:
+    def _count_denied(
+        self, ctx: GateContext, denied: np.ndarray, static: tuple[Reason, ...]
+    ) -> None:
         self.denied += len(denied)
         if static:
             for reason in static:

@@ -24,6 +24,29 @@ STATE_CAPS_24H = {"FL": 3, "OK": 3, "MD": 3}  # compliance-rules.md section 3
 SEND_VIOLATION_KINDS = ("quiet_hours", "banned_day", "no_consent", "after_opt_out", "state_cap_24h")
 
 
+# Where residents of a state may live, for the states whose territory spans zones (the US time
+# zone boundaries, typed in here): West Wendover NV keeps Mountain time, the Aleutians
+# Hawaii-Aleutian time with DST (America/Adak), the Navajo Nation in AZ Mountain time with DST.
+# Other states: the zones of their area codes in area_codes.csv (whose zone names are used).
+STATE_ZONES = {
+    "AK": ("America/Anchorage", "America/Juneau", "America/Adak"),
+    "AZ": ("America/Phoenix", "America/Denver"),
+    "FL": ("America/New_York", "America/Chicago"),
+    "ID": ("America/Boise", "America/Los_Angeles"),
+    "IN": ("America/New_York", "America/Chicago"),  # Indianapolis keeps Eastern rules
+    "KS": ("America/Chicago", "America/Denver"),
+    "KY": ("America/New_York", "America/Chicago"),
+    "MI": ("America/New_York", "America/Chicago"),  # Detroit: Eastern; Menominee: Central
+    "ND": ("America/Chicago", "America/Denver"),
+    "NE": ("America/Chicago", "America/Denver"),
+    "NV": ("America/Los_Angeles", "America/Denver"),
+    "OR": ("America/Los_Angeles", "America/Boise"),
+    "SD": ("America/Chicago", "America/Denver"),
+    "TN": ("America/Chicago", "America/New_York"),
+    "TX": ("America/Chicago", "America/Denver"),
+}
+
+
 @dataclass(frozen=True)
 class LeadTruth:
     """What is true of each lead (index i), times in epoch seconds (``NEVER`` = did not happen).
@@ -49,13 +72,20 @@ class SendLog:
 @lru_cache(maxsize=1)
 def _state_tables() -> tuple[dict[str, int], dict[str, tuple[int, ...]]]:
     """Per state: one of its area codes (the checker reads the state through it) and the zones
-    of all its area codes."""
+    its residents may live in (``STATE_ZONES``, else those of its area codes)."""
     table = area_codes()
+    names = list(table.zone_names)
+    clock_names = table.zone_names
     first: dict[str, int] = {}
     zones: dict[str, set[int]] = {}
     for i, state in enumerate(table.states):
         first.setdefault(state, i)
         zones.setdefault(state, set()).update(int(z) for z in table.zone_index[i] if z >= 0)
+    for state, typed in STATE_ZONES.items():
+        missing = [z for z in typed if z not in clock_names]
+        if missing:
+            raise ValueError(f"zones {missing} of {state} are not in area_codes.csv's zones")
+        zones[state] = {names.index(z) for z in typed}
     return first, {s: tuple(sorted(z)) for s, z in zones.items()}
 
 

@@ -3,11 +3,16 @@ that the checker does catch a wrong send (so 0 violations means something)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
+import pytest
 
 from experiments.gate_million import million_sends, simulate_leads
+from optimizer.compliance import ConsentEntry, GateContext, evaluate, policy_from_settings
+from optimizer.phones import parse_phone
+from optimizer.settings import Settings
 from optimizer.simulation.geography import area_codes, candidate_zones
 from optimizer.simulation.send_check import NEVER, LeadTruth, SendLog, check_sends
 
@@ -94,3 +99,33 @@ def test_the_checker_catches_an_ungated_engine() -> None:
     found = check_sends(leads.truth, sends)
     for kind, hits in found.items():
         assert hits.any(), kind
+
+
+NV_EVENING = _at(2026, 3, 25, 3, 30)  # Tue 20:30 in Las Vegas (PDT), 21:30 in West Wendover (MDT)
+
+
+def test_the_checker_reads_the_address_state_in_all_its_zones() -> None:
+    vegas = _one_lead("702", "+17023334444")
+    send = SendLog(np.array([0]), np.array([NV_EVENING]), np.array([True]))
+    assert not check_sends(vegas, send)["quiet_hours"].any()
+    in_nevada = dataclasses.replace(vegas, address_state=np.array(["NV"], dtype=object))
+    assert check_sends(in_nevada, send)["quiet_hours"].tolist() == [True]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rules.json state_time_zones lists only America/Los_Angeles for NV; West Wendover "
+    "keeps Mountain time (found by the million-sends scenario)",
+)
+def test_the_gate_reads_a_nevada_address_in_mountain_time_too() -> None:
+    settings = Settings(brand_name="Acme")
+    at = dt.datetime.fromtimestamp(NV_EVENING, tz=dt.UTC)
+    ctx = GateContext(
+        phone=parse_phone("+17023334444"),
+        send_at=at,
+        message="Acme: 20% off this week. Reply STOP to opt out.",
+        policy=policy_from_settings(settings, "legal"),
+        address_state="NV",
+        consents=(ConsentEntry("grant", at - dt.timedelta(days=1), "Acme"),),
+    )
+    assert not evaluate(ctx).allowed
