@@ -34,6 +34,20 @@ class Scenario:
     table: Callable[[Figures], list[tuple[str, str]]]
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number (>= 1 expected)")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number (> 0 expected)")
+    return value
+
+
 def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
     width = max((len(k) for k, _ in rows), default=0)
     print(title)
@@ -45,16 +59,18 @@ def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
 
 
 def _million_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sends", type=int, default=1_000_000, help="candidate sends (1,000,000)")
+    parser.add_argument(
+        "--sends", type=positive_int, default=1_000_000, help="candidate sends (1,000,000)"
+    )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--per-lead", type=int, default=20, help="candidate sends per lead")
+    parser.add_argument(
+        "--per-lead", type=positive_int, default=20, help="candidate sends per lead"
+    )
 
 
 def _million_run(args: argparse.Namespace) -> Figures:
     from experiments.gate_million import million_sends
 
-    if args.sends < 1 or args.per_lead < 1:
-        raise SystemExit(f"--sends {args.sends} / --per-lead {args.per_lead}: positive expected")
     return million_sends(args.sends, seed=args.seed, per_lead=args.per_lead)
 
 
@@ -86,12 +102,14 @@ def _million_table(f: Figures) -> list[tuple[str, str]]:
 def _crash_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clients",
-        type=int,
+        type=positive_int,
         default=4,
         help="concurrent writer threads (4; keep <= 6 until concurrent writers no longer stall)",
     )
-    parser.add_argument("--load-seconds", type=float, default=10.0, help="load before each kill")
-    parser.add_argument("--rounds", type=int, default=3, help="kill -9 / restart cycles")
+    parser.add_argument(
+        "--load-seconds", type=positive_float, default=10.0, help="load before each kill"
+    )
+    parser.add_argument("--rounds", type=positive_int, default=3, help="kill -9 / restart cycles")
     parser.add_argument(
         "--var-dir", type=Path, default=None, help="store dir (default: a temp dir)"
     )
@@ -99,12 +117,6 @@ def _crash_args(parser: argparse.ArgumentParser) -> None:
 
 def _crash_run(args: argparse.Namespace) -> Figures:
     from experiments.crash_safety import run_crash
-
-    if args.clients < 1 or args.rounds < 1 or args.load_seconds <= 0:
-        raise SystemExit(
-            f"--clients {args.clients} / --rounds {args.rounds} / --load-seconds "
-            f"{args.load_seconds}: positive expected"
-        )
 
     def go(var_dir: Path) -> Figures:
         rounds = run_crash(
@@ -175,7 +187,11 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m experiments.reliability", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.reliability",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="scenario", required=True)
     for scenario in SCENARIOS.values():
         scenario.add_arguments(sub.add_parser(scenario.name, help=scenario.help))
