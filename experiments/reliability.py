@@ -1,0 +1,225 @@
+"""The reliability suite, full run: one subcommand per scenario, each printing a small table and,
+on its last line, one JSON object with its figures.
+
+    python -m experiments.reliability million-sends [--sends 1000000 --seed 7]
+    python -m experiments.reliability crash [--clients 4 --load-seconds 10 --rounds 3]
+    python -m experiments.reliability all          # every scenario with its defaults
+
+The fast parts run in ``make test`` (tests/reliability/). A scenario is one entry of
+``SCENARIOS``: its name, a line of help, a function that adds its options to its subparser, and a
+function from the parsed options to its figures (a JSON-able dict; ``table`` rows are printed
+from it). ``all`` calls each with its defaults, in the order of the registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+Figures = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], Figures]
+    table: Callable[[Figures], list[tuple[str, str]]]
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number (>= 1 expected)")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number (> 0 expected)")
+    return value
+
+
+def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
+    width = max((len(k) for k, _ in rows), default=0)
+    print(title)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+
+
+# -- million-sends -------------------------------------------------------------------------------
+
+
+def _million_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sends", type=positive_int, default=1_000_000, help="candidate sends (1,000,000)"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--per-lead", type=positive_int, default=20, help="candidate sends per lead"
+    )
+
+
+def _million_run(args: argparse.Namespace) -> Figures:
+    from experiments.gate_million import million_sends
+
+    return million_sends(args.sends, seed=args.seed, per_lead=args.per_lead)
+
+
+def _million_table(f: Figures) -> list[tuple[str, str]]:
+    rows = [
+        ("candidate sends", f"{f['sends']:,} ({f['leads']:,} leads, seed {f['seed']})"),
+        ("split-zone-number leads", f"{f['split_zone_leads']:,}"),
+        ("allowed by the gate", f"{f['allowed']:,}"),
+        ("denied by the gate", f"{f['denied']:,}"),
+    ]
+    for code, count in list(f["denied_by_reason"].items())[:12]:
+        rows.append((f"  denied: {code}", f"{count:,}"))
+    for kind, count in f["violations"].items():
+        rows.append((f"violations: {kind}", str(count)))
+    rows += [
+        ("violations (independent checker)", str(f["violation_count"])),
+        (
+            "mask vs evaluate (sampled)",
+            f"{f['evaluate_disagreements']} disagreements of {f['evaluate_checked']:,}",
+        ),
+        ("gate throughput", f"{f['sends_per_second']:,} sends/s ({f['gate_seconds']} s)"),
+    ]
+    return rows
+
+
+# -- crash ---------------------------------------------------------------------------------------
+
+
+def _crash_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--clients",
+        type=positive_int,
+        default=4,
+        help="concurrent writer threads (4; keep <= 6 until concurrent writers no longer stall)",
+    )
+    parser.add_argument(
+        "--load-seconds", type=positive_float, default=10.0, help="load before each kill"
+    )
+    parser.add_argument("--rounds", type=positive_int, default=3, help="kill -9 / restart cycles")
+    parser.add_argument(
+        "--var-dir", type=Path, default=None, help="store dir (default: a temp dir)"
+    )
+
+
+def _crash_run(args: argparse.Namespace) -> Figures:
+    from experiments.crash_safety import run_crash
+
+    def go(var_dir: Path) -> Figures:
+        rounds = run_crash(
+            var_dir,
+            clients=args.clients,
+            load_seconds=args.load_seconds,
+            rounds=args.rounds,
+            say=lambda line: print(line, file=sys.stderr),
+        )
+        return {
+            "scenario": "crash",
+            "clients": args.clients,
+            "rounds": [asdict(r) for r in rounds],
+            "acknowledged": sum(r.acknowledged for r in rounds),
+            "missing": rounds[-1].missing,
+            "opt_outs_not_suppressed": rounds[-1].opt_outs_not_suppressed,
+            "integrity": sorted({r.integrity for r in rounds}),
+        }
+
+    if args.var_dir is not None:
+        return go(args.var_dir)
+    with tempfile.TemporaryDirectory(prefix="crash-") as tmp:
+        return go(Path(tmp))
+
+
+def _crash_table(f: Figures) -> list[tuple[str, str]]:
+    rows = []
+    for r in f["rounds"]:
+        rows.append(
+            (
+                f"round {r['round_no']}",
+                f"{r['acknowledged']:,} writes acknowledged in {r['load_seconds']:g} s "
+                f"({r['acknowledged_leads']} leads, {r['acknowledged_consents']} consents, "
+                f"{r['acknowledged_events']} events incl. {r['acknowledged_opt_outs']} STOPs); "
+                f"kill -9; restart {r['restart_seconds']:.1f} s; missing {r['missing']}; "
+                f"integrity {r['integrity']}",
+            )
+        )
+    rows += [
+        ("writer threads", str(f["clients"])),
+        ("acknowledged writes", f"{f['acknowledged']:,}"),
+        ("acknowledged writes missing", str(f["missing"])),
+        ("acknowledged STOPs not suppressed", str(f["opt_outs_not_suppressed"])),
+        ("PRAGMA integrity_check", ", ".join(f["integrity"])),
+    ]
+    return rows
+
+
+# The registry. Scenarios still to come register here: race (an opt-out racing a confirm),
+# writers (many concurrent writers), replay (replayed and reordered events), schemathesis
+# (hostile input against the OpenAPI schema).
+SCENARIOS: dict[str, Scenario] = {
+    "million-sends": Scenario(
+        "million-sends",
+        "a million simulated sends through the gate; the independent checker finds 0 violations",
+        _million_args,
+        _million_run,
+        _million_table,
+    ),
+    "crash": Scenario(
+        "crash",
+        "kill -9 the server during ingest load, restart: acknowledged writes missing 0",
+        _crash_args,
+        _crash_run,
+        _crash_table,
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.reliability",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="scenario", required=True)
+    for scenario in SCENARIOS.values():
+        scenario.add_arguments(sub.add_parser(scenario.name, help=scenario.help))
+    sub.add_parser("all", help="every scenario with its defaults")
+    return parser
+
+
+def defaults(name: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    SCENARIOS[name].add_arguments(parser)
+    return parser.parse_args([])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.scenario == "all":
+        figures: dict[str, Figures] = {}
+        for name, scenario in SCENARIOS.items():
+            figures[name] = scenario.run(defaults(name))
+            _print_table(name, scenario.table(figures[name]))
+        print(json.dumps({"scenarios": figures}, sort_keys=False))
+        return 0
+    scenario = SCENARIOS[args.scenario]
+    result = scenario.run(args)
+    _print_table(scenario.name, scenario.table(result))
+    print(json.dumps(result, sort_keys=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
