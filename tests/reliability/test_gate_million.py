@@ -7,7 +7,6 @@ import dataclasses
 import datetime as dt
 
 import numpy as np
-import pytest
 
 from experiments.gate_million import million_sends, simulate_leads
 from optimizer.compliance import ConsentEntry, GateContext, evaluate, policy_from_settings
@@ -112,11 +111,6 @@ def test_the_checker_reads_the_address_state_in_all_its_zones() -> None:
     assert check_sends(in_nevada, send)["quiet_hours"].tolist() == [True]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules.json state_time_zones lists only America/Los_Angeles for NV; West Wendover "
-    "keeps Mountain time (found by the million-sends scenario)",
-)
 def test_the_gate_reads_a_nevada_address_in_mountain_time_too() -> None:
     settings = Settings(brand_name="Acme")
     at = dt.datetime.fromtimestamp(NV_EVENING, tz=dt.UTC)
