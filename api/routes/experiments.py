@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from api.deps import AdminKey, ReadKey, ReadSessionDep, SessionDep, SettingsDep, server_now
-from api.schemas import ExperimentIn, ExperimentOut, VariantOut
+from api.schemas import MAX_SEED, ExperimentIn, ExperimentOut, IdPath, VariantOut
 from optimizer.bandits.store import close_expired, create_experiment, experiment_results
 from optimizer.errors import Conflict, NotFound
 from optimizer.store.models import Experiment, Variant
@@ -79,13 +79,17 @@ def list_experiments(session: ReadSessionDep, _key: ReadKey) -> list[ExperimentO
 
 
 @router.get("/{experiment_id}", response_model=ExperimentOut)
-def get_experiment(experiment_id: int, session: ReadSessionDep, _key: ReadKey) -> ExperimentOut:
+def get_experiment(experiment_id: IdPath, session: ReadSessionDep, _key: ReadKey) -> ExperimentOut:
     return experiment_out(session, _get(session, experiment_id))
 
 
 @router.get("/{experiment_id}/results")
 def get_results(
-    experiment_id: int, session: SessionDep, settings: SettingsDep, _key: ReadKey, seed: int = 0
+    experiment_id: IdPath,
+    session: SessionDep,
+    settings: SettingsDep,
+    _key: ReadKey,
+    seed: Annotated[int, Query(ge=0, le=MAX_SEED)] = 0,
 ) -> dict[str, Any]:
     """Per variant: sends, responses, rate with interval, probability to be best, expected loss,
     lift over control, p-value, sample-ratio check and a plain-language verdict."""
@@ -96,7 +100,7 @@ def get_results(
 
 
 @router.post("/{experiment_id}/stop", response_model=ExperimentOut)
-def stop_experiment(experiment_id: int, session: SessionDep, _key: AdminKey) -> ExperimentOut:
+def stop_experiment(experiment_id: IdPath, session: SessionDep, _key: AdminKey) -> ExperimentOut:
     experiment = _get(session, experiment_id)
     if experiment.status == "stopped":
         raise Conflict(f"experiment {experiment_id} is already stopped", field="experiment_id")

@@ -9,6 +9,7 @@ from api.schemas import (
     ActionOut,
     ConsentIn,
     ConsentOut,
+    IdPath,
     LeadIn,
     LeadOut,
     RevocationIn,
@@ -19,6 +20,7 @@ from optimizer.service.events import is_suppressed, record_revocation
 from optimizer.service.leads import ConsentInput, LeadInput, add_consent, get_lead, upsert_lead
 from optimizer.service.timeline import lead_timeline
 from optimizer.store.models import Lead
+from optimizer.timebounds import check_time
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -48,26 +50,34 @@ def lead_out(lead: Lead, changed: tuple[str, ...] = ()) -> LeadOut:
 
 
 @router.post("", status_code=201, response_model=LeadOut)
-def create_lead(body: LeadIn, response: Response, session: SessionDep, _key: IngestKey) -> LeadOut:
+def create_lead(
+    body: LeadIn, response: Response, session: SessionDep, settings: SettingsDep, _key: IngestKey
+) -> LeadOut:
     """Create a lead (201), or return the existing one with the same external id (200)."""
-    result = upsert_lead(session, data=LeadInput(**body.model_dump()), now=server_now())
+    now = server_now()
+    if body.created_at is not None:
+        body.created_at = check_time(
+            body.created_at, field="created_at", settings=settings, now=now
+        )
+    result = upsert_lead(session, data=LeadInput(**body.model_dump()), now=now)
     if not result.created:
         response.status_code = 200
     return lead_out(result.lead, result.changed)
 
 
 @router.get("/{lead_id}", response_model=LeadOut)
-def read_lead(lead_id: int, session: ReadSessionDep, _key: ReadKey) -> LeadOut:
+def read_lead(lead_id: IdPath, session: ReadSessionDep, _key: ReadKey) -> LeadOut:
     return lead_out(get_lead(session, lead_id))
 
 
 @router.post("/{lead_id}/consents", status_code=201, response_model=ConsentOut)
 def create_consent(
-    lead_id: int, body: ConsentIn, session: SessionDep, settings: SettingsDep, _key: IngestKey
+    lead_id: IdPath, body: ConsentIn, session: SessionDep, settings: SettingsDep, _key: IngestKey
 ) -> ConsentOut:
     """Append a prior-express-written-consent record to the ledger."""
-    lead = get_lead(session, lead_id)
     now = server_now()
+    body.granted_at = check_time(body.granted_at, field="granted_at", settings=settings, now=now)
+    lead = get_lead(session, lead_id)
     if settings.simulation:  # a simulated clock may run ahead of the server's
         now = max(now, body.granted_at.astimezone(now.tzinfo))
     row = add_consent(session, lead=lead, data=ConsentInput(**body.model_dump()), now=now)
@@ -105,7 +115,7 @@ def create_revocation(
 
 
 @router.get("/{lead_id}/timeline")
-def read_timeline(lead_id: int, session: ReadSessionDep, _key: ReadKey) -> dict[str, object]:
+def read_timeline(lead_id: IdPath, session: ReadSessionDep, _key: ReadKey) -> dict[str, object]:
     """Every event of every channel, consents, suppressions and decisions: one timeline."""
     lead = get_lead(session, lead_id)
     return {
