@@ -199,3 +199,15 @@ def test_chunked_body_over_one_mib_is_413(live_server: LiveServer) -> None:
     assert "content-length" not in response.request.headers  # sent chunked
     assert response.request.headers["transfer-encoding"] == "chunked"
     assert _error(response, 413)["code"] == "payload_too_large"
+
+
+def test_a_lead_id_no_row_can_have_is_not_found_on_every_lead_route(
+    live_server: LiveServer,
+) -> None:
+    """The service's lookup refuses it too, whatever route validated (or not) the path."""
+    with live_server.client() as client:
+        response = client.post(
+            f"/v1/leads/{TOO_BIG}/revocations", json={"at": iso(NOW), "channel": "sms"}
+        )
+    assert response.status_code in (404, 422), response.text
+    assert response.json()["error"]["field"] in ("lead_id", "path.lead_id")
