@@ -162,8 +162,9 @@ def parse_phone(raw: str, default_region: str = "US") -> PhoneInfo:
         raise InvalidPhone(f"phone {raw!r} is empty (a phone number such as +13055550142 expected)")
     if not _PHONE_CHARS.fullmatch(raw.strip()):
         raise InvalidPhone(
-            f"phone {raw!r} contains letters, an extension or other characters (digits with "
-            "spaces, dots, dashes or parentheses expected, such as +13055550142)",
+            f"phone {raw!r} is not a phone number (it contains letters, an extension or other "
+            "characters; digits with spaces, dots, dashes or parentheses expected, such as "
+            "+13055550142)",
             field="phone",
         )
     try:
