@@ -17,8 +17,9 @@ import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from api.errors import install_error_handlers
+from api.errors import CatchAll, install_error_handlers
 from api.limits import BodySizeLimit
+from api.openapi import install_openapi
 from api.routes import health
 from api.state import AppState
 from api.telemetry import install_metrics
@@ -142,4 +143,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module_name in _OPTIONAL_ROUTERS:
         module = importlib.import_module(f"api.routes.{module_name}")
         app.include_router(module.router)
+    app.add_middleware(CatchAll)  # added last: outermost, it sees what every other one raised
+    install_openapi(app)
     return app

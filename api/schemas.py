@@ -3,15 +3,57 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from optimizer.store.models import CHANNELS, EVENT_TYPES
 
+# Row ids are 64-bit signed integers in every store: a larger one is refused (422 naming the
+# field), not sent to the database driver, which cannot bind it.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+MAX_SEED = 2**32 - 1  # numpy's seed range
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+MAX_EVENT_VALUE = 1e9  # revenue or any value an event carries, in either sign
+
+
+def _non_finite_at(value: Any, path: str) -> str | None:
+    """The path of the first NaN or infinite float inside ``value`` (JSON ``NaN``, ``Infinity``
+    or ``1e309``), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite_at(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _non_finite_at(item, f"{path}.{index}")
+            if found:
+                return found
+    return None
+
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown fields, NaN and infinities are refused (422 naming the field)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _finite_everywhere(self) -> Strict:
+        # Free-form JSON (attributes, evidence, params) would otherwise store NaN for good.
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, dict | list):
+                found = _non_finite_at(value, name)
+                if found:
+                    raise ValueError(f"{found} is NaN or infinite (a finite number expected)")
+        return self
 
 
 class LeadIn(Strict):
@@ -90,12 +132,12 @@ class RevocationOut(BaseModel):
 
 class EventIn(Strict):
     idempotency_key: str = Field(min_length=1, max_length=200)
-    lead_id: int
+    lead_id: Id
     type: str = Field(min_length=1, max_length=20, description="One of: " + ", ".join(EVENT_TYPES))
     channel: str = Field(min_length=1, max_length=20, description="One of: " + ", ".join(CHANNELS))
     occurred_at: dt.datetime
     text: str | None = Field(default=None, max_length=5000)
-    value: float | None = None
+    value: float | None = Field(default=None, ge=-MAX_EVENT_VALUE, le=MAX_EVENT_VALUE)
     decision_id: str | None = Field(default=None, max_length=36)
     marketing: bool | None = None
 
@@ -124,8 +166,8 @@ class ComplianceOut(BaseModel):
 
 
 class NextBestActionIn(Strict):
-    lead_id: int
-    experiment_id: int | None = None
+    lead_id: Id
+    experiment_id: Id | None = None
     template: str | None = Field(default=None, min_length=1, max_length=2000)
     horizon_hours: int = Field(default=72, ge=1, le=336)
     as_of: dt.datetime | None = None
@@ -171,10 +213,10 @@ class DecisionOut(BaseModel):
 
 
 class BatchIn(Strict):
-    lead_ids: list[int] | None = Field(default=None, max_length=100_000)
+    lead_ids: list[Id] | None = Field(default=None, max_length=100_000)
     capacity: int = Field(ge=0, le=100_000)
     horizon_hours: int = Field(default=72, ge=1, le=336)
-    experiment_id: int | None = None
+    experiment_id: Id | None = None
     template: str | None = Field(default=None, min_length=1, max_length=2000)
     as_of: dt.datetime | None = None
 
@@ -218,7 +260,7 @@ class ExperimentIn(Strict):
     control: str | None = None
     params: dict[str, Any] | None = None
     attribution_hours: int | None = Field(default=None, ge=1, le=24 * 60)
-    seed: int = 0
+    seed: Seed = 0
 
 
 class VariantOut(BaseModel):

@@ -8,6 +8,7 @@ small table of such split area codes (``data/split_area_codes.csv``) that adds t
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -92,6 +93,13 @@ _TYPE_NAMES = {
 }
 
 
+# What a written phone number may contain besides its digits: a leading +, spaces, dots,
+# dashes, slashes and parentheses. Letters (vanity numbers, "ext.", "x"), "#" or ";" would be
+# read by ``phonenumbers`` as an extension or dropped: the number texted would not be the one
+# written.
+_PHONE_CHARS = re.compile(r"\+?[0-9 ()./\-\u00a0]+")
+
+
 class InvalidPhone(InvalidInput):
     """A phone number that cannot be parsed or is not a valid number."""
 
@@ -152,6 +160,13 @@ def parse_phone(raw: str, default_region: str = "US") -> PhoneInfo:
     """
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidPhone(f"phone {raw!r} is empty (a phone number such as +13055550142 expected)")
+    if not _PHONE_CHARS.fullmatch(raw.strip()):
+        raise InvalidPhone(
+            f"phone {raw!r} is not a phone number (it contains letters, an extension or other "
+            "characters; digits with spaces, dots, dashes or parentheses expected, such as "
+            "+13055550142)",
+            field="phone",
+        )
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
@@ -167,13 +182,20 @@ def parse_phone(raw: str, default_region: str = "US") -> PhoneInfo:
             f"phone {raw!r} is not a valid number (E.164 such as +13055550142 or a 10-digit US "
             "number with a real area code expected)"
         )
+    national = phonenumbers.national_significant_number(number)
+    digits = re.sub(r"[^0-9]", "", raw)
+    if number.extension or not digits.endswith(national) or len(digits) > len(national) + 6:
+        raise InvalidPhone(
+            f"phone {raw!r} has digits that would be dropped (one number, E.164 such as "
+            "+13055550142 or a 10-digit US number expected)",
+            field="phone",
+        )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     number_type = _TYPE_NAMES.get(phonenumbers.number_type(number), "unknown")
     zones = [z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
     state: str | None = None
     area_code: str | None = None
     if number.country_code == 1:
-        national = str(number.national_number)
         area_code = national[:3]
         if region == "US":
             state = _state_from_description(geocoder.description_for_valid_number(number, "en"))

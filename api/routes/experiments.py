@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import AdminKey, ReadKey, ReadSessionDep, StateDep, run_write, server_now
-from api.schemas import ExperimentIn, ExperimentOut, VariantOut
+from api.schemas import MAX_SEED, ExperimentIn, ExperimentOut, IdPath, VariantOut
 from optimizer.bandits.store import close_expired, create_experiment, experiment_results
 from optimizer.errors import Conflict, NotFound
 from optimizer.store.db import transaction
@@ -83,13 +83,17 @@ def list_experiments(session: ReadSessionDep, _key: ReadKey) -> list[ExperimentO
 
 
 @router.get("/{experiment_id}", response_model=ExperimentOut)
-def get_experiment(experiment_id: int, session: ReadSessionDep, _key: ReadKey) -> ExperimentOut:
+def get_experiment(experiment_id: IdPath, session: ReadSessionDep, _key: ReadKey) -> ExperimentOut:
     return experiment_out(session, _get(session, experiment_id))
 
 
 @router.get("/{experiment_id}/results")
 def get_results(
-    experiment_id: int, state: StateDep, session: ReadSessionDep, _key: ReadKey, seed: int = 0
+    experiment_id: IdPath,
+    state: StateDep,
+    session: ReadSessionDep,
+    _key: ReadKey,
+    seed: Annotated[int, Query(ge=0, le=MAX_SEED)] = 0,
 ) -> dict[str, Any]:
     """Per variant: sends, responses, rate with interval, probability to be best, expected loss,
     lift over control, p-value, sample-ratio check and a plain-language verdict."""
@@ -104,7 +108,7 @@ def get_results(
 
 
 @router.post("/{experiment_id}/stop", response_model=ExperimentOut)
-async def stop_experiment(experiment_id: int, state: StateDep, _key: AdminKey) -> ExperimentOut:
+async def stop_experiment(experiment_id: IdPath, state: StateDep, _key: AdminKey) -> ExperimentOut:
     def work(session: Session) -> ExperimentOut:
         experiment = _get(session, experiment_id)
         if experiment.status == "stopped":

@@ -10,6 +10,7 @@ from api.schemas import (
     ActionOut,
     ConsentIn,
     ConsentOut,
+    IdPath,
     LeadIn,
     LeadOut,
     RevocationIn,
@@ -21,7 +22,7 @@ from optimizer.service.leads import ConsentInput, LeadInput, add_consent, get_le
 from optimizer.service.timeline import lead_timeline
 from optimizer.store.locks import lock_numbers
 from optimizer.store.models import Lead
-from optimizer.timebounds import clamp_opt_out_time
+from optimizer.timebounds import check_time, clamp_opt_out_time
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -55,9 +56,14 @@ async def create_lead(
     body: LeadIn, response: Response, state: StateDep, _key: IngestKey
 ) -> LeadOut:
     """Create a lead (201), or return the existing one with the same external id (200)."""
+    now = server_now()
+    if body.created_at is not None:
+        body.created_at = check_time(
+            body.created_at, field="created_at", settings=state.settings, now=now
+        )
 
     def work(session: Session) -> tuple[bool, LeadOut]:
-        result = upsert_lead(session, data=LeadInput(**body.model_dump()), now=server_now())
+        result = upsert_lead(session, data=LeadInput(**body.model_dump()), now=now)
         return result.created, lead_out(result.lead, result.changed)
 
     created, out = await run_write(state, work)
@@ -67,16 +73,19 @@ async def create_lead(
 
 
 @router.get("/{lead_id}", response_model=LeadOut)
-def read_lead(lead_id: int, session: ReadSessionDep, _key: ReadKey) -> LeadOut:
+def read_lead(lead_id: IdPath, session: ReadSessionDep, _key: ReadKey) -> LeadOut:
     return lead_out(get_lead(session, lead_id))
 
 
 @router.post("/{lead_id}/consents", status_code=201, response_model=ConsentOut)
 async def create_consent(
-    lead_id: int, body: ConsentIn, state: StateDep, _key: IngestKey
+    lead_id: IdPath, body: ConsentIn, state: StateDep, _key: IngestKey
 ) -> ConsentOut:
     """Append a prior-express-written-consent record to the ledger."""
     settings = state.settings
+    body.granted_at = check_time(
+        body.granted_at, field="granted_at", settings=settings, now=server_now()
+    )
 
     def work(session: Session) -> ConsentOut:
         lead = get_lead(session, lead_id)
@@ -99,7 +108,7 @@ async def create_consent(
 
 @router.post("/{lead_id}/revocations", status_code=201, response_model=RevocationOut)
 async def create_revocation(
-    lead_id: int, body: RevocationIn, state: StateDep, _key: IngestKey
+    lead_id: IdPath, body: RevocationIn, state: StateDep, _key: IngestKey
 ) -> RevocationOut:
     """Revoke consent by any reasonable means: the number is suppressed at once, every channel.
     A revocation is never refused for its time: dated ahead, it takes effect now."""
@@ -128,7 +137,7 @@ async def create_revocation(
 
 
 @router.get("/{lead_id}/timeline")
-def read_timeline(lead_id: int, session: ReadSessionDep, _key: ReadKey) -> dict[str, object]:
+def read_timeline(lead_id: IdPath, session: ReadSessionDep, _key: ReadKey) -> dict[str, object]:
     """Every event of every channel, consents, suppressions and decisions: one timeline."""
     lead = get_lead(session, lead_id)
     return {

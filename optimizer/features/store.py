@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optimizer.errors import InvalidInput
+from optimizer.features.bounds import events_in_frame
 from optimizer.features.build import LEAD_COLUMNS, build_features, empty_events
 from optimizer.store.models import Event, Lead
 
@@ -84,8 +85,7 @@ def load_frames(
         if batch is not None:
             lead_query = lead_query.where(Lead.id.in_(batch))
             event_query = event_query.where(Event.lead_id.in_(batch))
-        if before is not None:
-            event_query = event_query.where(Event.occurred_at < before)
+        event_query = event_query.where(*events_in_frame(before))
         lead_rows.extend(tuple(r) for r in session.execute(lead_query).all())
         event_rows.extend(tuple(r) for r in session.execute(event_query).all())
     return _events_frame(event_rows), _leads_frame(lead_rows)

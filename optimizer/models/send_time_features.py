@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from optimizer.errors import InvalidInput
+from optimizer.features.bounds import events_in_frame
 from optimizer.phones import parse_phone
 from optimizer.store.models import Event, Lead
 
@@ -280,8 +281,7 @@ def store_frames(
         ids = sorted({int(i) for i in lead_ids})
         lead_query = lead_query.where(Lead.id.in_(ids))
         event_query = event_query.where(Event.lead_id.in_(ids))
-    if before is not None:
-        event_query = event_query.where(Event.occurred_at < before)
+    event_query = event_query.where(*events_in_frame(before))
     lead_rows = session.execute(lead_query).all()
     leads = pd.DataFrame(
         {

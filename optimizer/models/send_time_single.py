@@ -82,11 +82,16 @@ def single_lead_rows(
     weight = (sec < at_sec).astype(float) - (sec < 0).astype(float)
     engaged = np.nonzero(engagement_mask(kind_arr, np.array(intents, dtype=object)))[0]
     bins = np.empty(len(engaged), dtype=np.int64)
+    hour_weight = weight[engaged].copy()
     for k, i in enumerate(engaged):
         moment = moments[i]
-        local = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(tz)
+        try:
+            local = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(tz)
+        except OverflowError:  # a stored year-1 / year-9999 row has no local hour: not counted
+            bins[k], hour_weight[k] = 0, 0.0
+            continue
         bins[k] = (24 if local.weekday() >= 5 else 0) + local.hour
-    hours = np.bincount(bins, weights=weight[engaged], minlength=_HOUR_BINS)
+    hours = np.bincount(bins, weights=hour_weight, minlength=_HOUR_BINS)
     code = count_codes(kind_arr, np.array(marketing, dtype=bool))
     keep = code >= 0
     counts = np.bincount(code[keep], weights=weight[keep], minlength=len(COUNT_TYPES))

@@ -18,6 +18,12 @@ QUIET_PREFIXES = ("quiet_hours", "banned_day")
 FREQUENCY_PREFIXES = ("frequency",)
 DNC_PREFIXES = ("dnc.",)
 
+# The instants a report reads: far inside what ``datetime`` can represent, so that a period's end
+# plus an attribution window or a week's start never overflows. Rows stored outside it (the
+# ledger is append-only: a year-9999 event written before validation stays) are not counted.
+READABLE_START = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+READABLE_END = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
 
 def to_jsonable(value: Any) -> Any:
     """Dataclasses, tuples, datetimes and non-finite floats made JSON-friendly."""
@@ -142,6 +148,13 @@ def resolve_period(
             f"period {preset!r} is unknown (expected all, {', '.join(PRESETS)} or start/end)",
             field="period",
         )
+    for name, day in (("start", start), ("end", end)):
+        if day is not None and not READABLE_START.date() <= day < READABLE_END.date():
+            raise InvalidInput(
+                f"{name} {day.isoformat()} is outside the readable range "
+                f"{READABLE_START.date().isoformat()} … {READABLE_END.date().isoformat()}",
+                field=name,
+            )
     if start is not None or end is not None:
         last = span.end if span is not None else dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
         end_at = (

@@ -20,6 +20,8 @@ from optimizer.reports.common import (
     OPT_OUT_BAD,
     OPT_OUT_GOOD,
     QUIET_PREFIXES,
+    READABLE_END,
+    READABLE_START,
     Jsonable,
     Period,
     has_prefix,
@@ -128,11 +130,18 @@ class _Tally:
 
 
 def data_span(session: Session) -> Period | None:
-    """The span of the store's activity (first to last event or decision), or None if empty."""
+    """The span of the store's activity (first to last event or decision), or None if empty.
+
+    Rows dated outside ``READABLE_START`` … ``READABLE_END`` (a year-1 or year-9999 timestamp
+    stored before validation existed: the ledger is append-only) are left out of the span, so
+    that the periods and windows built from it stay representable."""
     lows: list[dt.datetime] = []
     highs: list[dt.datetime] = []
     for column in (Event.occurred_at, Decision.as_of):
-        low, high = session.execute(select(func.min(column), func.max(column))).one()
+        readable = (column >= READABLE_START, column < READABLE_END)
+        low, high = session.execute(
+            select(func.min(column), func.max(column)).where(*readable)
+        ).one()
         if low is not None:
             lows.append(low)
             highs.append(high)

@@ -128,8 +128,12 @@ def upsert_lead(session: Session, *, data: LeadInput, now: dt.datetime) -> Upser
     return UpsertResult(lead=existing, created=False, changed=tuple(sorted(changes)))
 
 
+MAX_ROW_ID = 2**63 - 1  # row ids are 64-bit signed in every store
+
+
 def get_lead(session: Session, lead_id: int) -> Lead:
-    lead = session.get(Lead, lead_id)
+    # An id no row can have is not sent to the driver (which cannot bind one above 2**63 - 1).
+    lead = session.get(Lead, lead_id) if 1 <= lead_id <= MAX_ROW_ID else None
     if lead is None:
         raise NotFound(f"lead {lead_id} does not exist", field="lead_id")
     return lead

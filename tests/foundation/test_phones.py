@@ -84,3 +84,19 @@ def test_split_area_code_table_is_consistent() -> None:
     assert {"850", "448", "208", "986"} <= set(table)
     for row in table.values():
         assert len(row.time_zones) >= 2
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["+1 (305) 555-0142 ext. 9", "305-555-0142 x9", "305 555 0142#9", "1-800-FLOWERS"],
+)
+def test_extensions_and_letters_are_refused_not_dropped(raw: str) -> None:
+    """What the CLI and the audit parse too: never the number with the extension cut off."""
+    with pytest.raises(InvalidPhone, match="expected") as info:
+        parse_phone(raw)
+    assert repr(raw) in str(info.value) and info.value.field == "phone"
+
+
+@pytest.mark.parametrize("raw", ["(305) 555-0142", "305.555.0142", "+1 305 555 0142"])
+def test_ordinary_formats_still_parse(raw: str) -> None:
+    assert parse_phone(raw).e164 == "+13055550142"
