@@ -150,6 +150,13 @@ def _reference_server(port: int, log: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"the reference server did not start on port {port} (see {log})")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), to tell the server's own cost
+    per request from time spent waiting for a core the machine's other processes hold."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _store_sizes(settings: Settings) -> dict[str, int]:
     db = Path(settings.var_dir) / "optimizer.db"
     wal = db.with_name(db.name + "-wal")
@@ -221,11 +228,18 @@ def store_rounds(args: argparse.Namespace) -> None:
             run_open_loop(base, headers, make, rate=args.rate, duration_s=2)
             reference = []
             for r in range(args.rounds):
+                cpu = _cpu_seconds(process.pid)
                 result = run_open_loop(
                     base, headers, make, rate=args.rate, duration_s=args.duration
                 )
-                print(f"bare FastAPI endpoint, round {r + 1}:", result.line(), flush=True)
-                reference.append(result.__dict__)
+                cpu_ms = 1000 * (_cpu_seconds(process.pid) - cpu) / max(result.ok, 1)
+                print(
+                    f"bare FastAPI endpoint, round {r + 1}:",
+                    result.line(),
+                    f" server CPU {cpu_ms:.2f} ms/request",
+                    flush=True,
+                )
+                reference.append({**result.__dict__, "server_cpu_ms_per_request": cpu_ms})
             figures["reference"] = reference
         finally:
             process.terminate()
@@ -243,17 +257,21 @@ def store_rounds(args: argparse.Namespace) -> None:
             make = requests_at(STORE_AS_OF[label])
             rounds = []
             for r in range(args.rounds):
+                assert server.process is not None
+                cpu = _cpu_seconds(server.process.pid)
                 result = run_open_loop(
                     server.base_url, headers, make, rate=args.rate, duration_s=args.duration
                 )
+                cpu_ms = 1000 * (_cpu_seconds(server.process.pid) - cpu) / max(result.ok, 1)
                 sizes = _store_sizes(settings)
                 print(
                     f"1 worker, {label} as_of, round {r + 1}:",
                     result.line(),
-                    f" decisions {sizes['decisions']:,}  WAL {sizes['wal_bytes'] / 1e6:.1f} MB",
+                    f" server CPU {cpu_ms:.2f} ms/request  decisions {sizes['decisions']:,}  "
+                    f"WAL {sizes['wal_bytes'] / 1e6:.1f} MB",
                     flush=True,
                 )
-                rounds.append({**result.__dict__, **sizes})
+                rounds.append({**result.__dict__, **sizes, "server_cpu_ms_per_request": cpu_ms})
             figures[label] = rounds
     finally:
         server.stop()
