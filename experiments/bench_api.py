@@ -7,6 +7,16 @@ the time from POST /v1/leads of a new lead (with consent) to its send_now decisi
 load is run twice: on new leads (no history) and on simulated leads with history.
 
     .venv/bin/python -m experiments.bench_api [--var-dir var/bench] [--duration 20]
+
+With ``--store-dir`` (the directory ``optimizer demo --var-dir`` leaves behind) the same client
+runs instead against a copy of that store: ``--rounds`` consecutive rounds of ``--duration`` s
+at 100/s on one worker, on the demo's leads with history and its experiment, with ``as_of`` in
+the daytime and then in the quiet hours of the US time zones; ``--reference`` first measures a
+bare FastAPI endpoint with the same client and uvicorn settings. Per round: p50, p99, achieved
+rate, the decision log's size and the WAL's size after it. The last line is one JSON object.
+
+    .venv/bin/python -m experiments.bench_api --store-dir var/demo --rounds 3 --duration 10 \
+        --reference
 """
 
 from __future__ import annotations
@@ -14,21 +24,26 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from experiments.loadgen import run_open_loop
 from optimizer.demo.runner import DemoOptions, Server, _keys, demo_settings, prepare_store
 from optimizer.demo.templates import DEMO_VARIANTS
 from optimizer.service.leads import ConsentInput, LeadInput, add_consent, upsert_lead
+from optimizer.settings import Settings
 from optimizer.store.db import make_engine, session_factory, transaction
-from optimizer.store.models import Event
+from optimizer.store.models import Decision, Event, Experiment
 
 # Tuesday 6 Oct 2026 17:00 UTC: 13:00 in New York, 10:00 in Los Angeles.
 AS_OF = dt.datetime(2026, 10, 6, 17, 0, tzinfo=dt.UTC)
@@ -106,12 +121,190 @@ def sweep(
     return levels, sustained
 
 
+# After the demo's ten days (5-15 Oct 2026): Thursday 15 Oct 17:00 UTC is 13:00 in New York and
+# 10:00 in Los Angeles; Friday 16 Oct 07:00 UTC is 03:00 in New York and midnight in Los Angeles.
+STORE_AS_OF = {
+    "daytime": dt.datetime(2026, 10, 15, 17, 0, tzinfo=dt.UTC),
+    "quiet_hours": dt.datetime(2026, 10, 16, 7, 0, tzinfo=dt.UTC),
+}
+
+
+def _reference_server(port: int, log: Path) -> subprocess.Popen[bytes]:
+    """The bare endpoint under uvicorn, started the way ``optimizer serve`` starts the API."""
+    command = [
+        sys.executable,
+        "-c",
+        "import uvicorn; uvicorn.run('experiments.bare_app:create_app', factory=True, "
+        f"host='127.0.0.1', port={port}, workers=1, log_level='warning')",
+    ]
+    with open(log, "ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=out, env=dict(os.environ))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"the reference server did not start on port {port} (see {log})")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), to tell the server's own cost
+    per request from time spent waiting for a core the machine's other processes hold."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _store_sizes(settings: Settings) -> dict[str, int]:
+    db = Path(settings.var_dir) / "optimizer.db"
+    wal = db.with_name(db.name + "-wal")
+    engine = make_engine(settings.resolved_database_url())
+    with session_factory(engine)() as session:
+        decisions = int(session.scalar(select(func.count()).select_from(Decision)) or 0)
+    engine.dispose()
+    return {
+        "decisions": decisions,
+        "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+        "db_bytes": db.stat().st_size,
+    }
+
+
+def store_rounds(args: argparse.Namespace) -> None:
+    """Consecutive rounds at 100/s on one worker against a copy of an existing (demo) store."""
+    source: Path = args.store_dir
+    if not (source / "optimizer.db").exists():
+        raise SystemExit(f"--store-dir {source}: no optimizer.db there (run 'optimizer demo')")
+    work = args.var_dir / "store-copy"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for name in ("optimizer.db", "optimizer.db-wal", "mlflow.db"):
+        if (source / name).exists():
+            shutil.copy2(source / name, work / name)
+    if (source / "mlartifacts").exists():
+        shutil.copytree(source / "mlartifacts", work / "mlartifacts")
+    settings = demo_settings(work)
+    url = settings.resolved_database_url()
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        experiment = session.scalar(
+            select(Experiment.id).where(Experiment.status == "running").order_by(Experiment.id)
+        )
+    engine.dispose()
+    if experiment is None:
+        raise SystemExit(f"--store-dir {source}: no running experiment in its store")
+    history = leads_with_history(url, limit=2000)
+    keys = _keys(settings)
+    headers = {"Authorization": f"Bearer {keys['admin']}"}
+    figures: dict[str, object] = {
+        "store_dir": str(source),
+        "experiment_id": experiment,
+        "leads": len(history),
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "start": _store_sizes(settings),
+    }
+    print(f"store copy {work}: {figures['start']}; {len(history)} leads with history", flush=True)
+
+    def requests_at(as_of: dt.datetime) -> Callable[[int], Request]:
+        def make(i: int) -> Request:
+            body = {
+                "lead_id": history[i % len(history)],
+                "experiment_id": experiment,
+                "as_of": as_of.isoformat(),
+            }
+            return ("POST", "/v1/next-best-action", body)
+
+        return make
+
+    if args.reference:
+        port = int(Server(settings, 0).port)
+        process = _reference_server(port, work / "reference.log")
+        base = f"http://127.0.0.1:{port}"
+        try:
+            make = requests_at(STORE_AS_OF["daytime"])
+            run_open_loop(base, headers, make, rate=args.rate, duration_s=2)
+            reference = []
+            for r in range(args.rounds):
+                cpu = _cpu_seconds(process.pid)
+                result = run_open_loop(
+                    base, headers, make, rate=args.rate, duration_s=args.duration
+                )
+                cpu_ms = 1000 * (_cpu_seconds(process.pid) - cpu) / max(result.ok, 1)
+                print(
+                    f"bare FastAPI endpoint, round {r + 1}:",
+                    result.line(),
+                    f" server CPU {cpu_ms:.2f} ms/request",
+                    flush=True,
+                )
+                reference.append({**result.__dict__, "server_cpu_ms_per_request": cpu_ms})
+            figures["reference"] = reference
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+    server = Server(settings, 0, workers=1)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
+            for i in range(20):  # warm-up (models loaded, first queries compiled)
+                for as_of in STORE_AS_OF.values():
+                    response = client.post("/v1/next-best-action", json=requests_at(as_of)(i)[2])
+                    assert response.status_code == 200, response.text[:300]
+        for label in args.as_of:
+            make = requests_at(STORE_AS_OF[label])
+            rounds = []
+            for r in range(args.rounds):
+                assert server.process is not None
+                cpu = _cpu_seconds(server.process.pid)
+                result = run_open_loop(
+                    server.base_url, headers, make, rate=args.rate, duration_s=args.duration
+                )
+                cpu_ms = 1000 * (_cpu_seconds(server.process.pid) - cpu) / max(result.ok, 1)
+                sizes = _store_sizes(settings)
+                print(
+                    f"1 worker, {label} as_of, round {r + 1}:",
+                    result.line(),
+                    f" server CPU {cpu_ms:.2f} ms/request  decisions {sizes['decisions']:,}  "
+                    f"WAL {sizes['wal_bytes'] / 1e6:.1f} MB",
+                    flush=True,
+                )
+                rounds.append({**result.__dict__, **sizes, "server_cpu_ms_per_request": cpu_ms})
+            figures[label] = rounds
+    finally:
+        server.stop()
+    print(json.dumps(figures, default=str))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--var-dir", type=Path, default=Path("var/bench"))
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per load level")
     parser.add_argument("--history-leads", type=int, default=6000)
+    parser.add_argument(
+        "--store-dir",
+        type=Path,
+        default=None,
+        help="run against a copy of this existing store (an 'optimizer demo --var-dir')",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="consecutive rounds (--store-dir)")
+    parser.add_argument("--rate", type=float, default=100.0, help="requests/s (--store-dir)")
+    parser.add_argument(
+        "--as-of",
+        nargs="+",
+        choices=sorted(STORE_AS_OF),
+        default=["daytime", "quiet_hours"],
+        help="the decision times of the rounds (--store-dir)",
+    )
+    parser.add_argument(
+        "--reference", action="store_true", help="also measure a bare FastAPI endpoint first"
+    )
     args = parser.parse_args()
+    if args.store_dir is not None:
+        store_rounds(args)
+        return
     options = DemoOptions(var_dir=args.var_dir, leads=1, days=1, history_leads=args.history_leads)
     settings = demo_settings(args.var_dir)
     _world, training = prepare_store(options, settings, print)

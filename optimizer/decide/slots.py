@@ -15,10 +15,15 @@ def candidate_slots(now: dt.datetime, horizon_hours: int) -> list[dt.datetime]:
     return [now] + [next_hour + dt.timedelta(hours=i) for i in range(horizon_hours - 1)]
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
 def as_datetime64(slots: list[dt.datetime]) -> np.ndarray:
-    return np.array(
-        [s.astimezone(dt.UTC).replace(tzinfo=None) for s in slots], dtype="datetime64[ns]"
-    )
+    """Aware datetimes as naive UTC ``datetime64[ns]`` (exact: whole microseconds since the
+    epoch, without numpy parsing datetime objects one by one)."""
+    micros = np.array([(s - _EPOCH) // _MICROSECOND for s in slots], dtype=np.int64)
+    return micros.astype("datetime64[us]").astype("datetime64[ns]")
 
 
 def local_iso(at: dt.datetime | None, zone: str | None) -> str | None:
