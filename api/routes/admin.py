@@ -16,7 +16,11 @@ router = APIRouter(tags=["admin"])
 
 @router.get("/readyz")
 def readyz(state: StateDep) -> JSONResponse:
-    """Ready when the database answers and the models are loaded."""
+    """``ready`` (200) when the database answers and every model loaded (or has no champion and
+    its baseline answers by design); ``degraded`` (200) when a model failed to load and its
+    baseline answers meanwhile (``checks.fallbacks`` says why): decisions are still served and
+    still pass the gate, so a load balancer should keep sending traffic; ``not_ready`` (503)
+    when the database does not answer."""
     checks: dict[str, Any] = {}
     try:
         with state.engine.connect() as conn:
@@ -26,14 +30,22 @@ def readyz(state: StateDep) -> JSONResponse:
         checks["database"] = (
             f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         )
+    fallbacks: dict[str, str] = {}
     try:
-        checks["models"] = state.decisions().models.versions()
-    except Exception as exc:  # a model that cannot load makes the service not ready
+        service = state.decisions()
+        checks["models"] = service.models.versions()
+        fallbacks = dict(service.models.failures)
+    except Exception as exc:  # readiness must answer, not raise
         checks["models"] = f"error: {exc}"
-    ok = checks["database"] == "ok" and isinstance(checks["models"], dict)
-    return JSONResponse(
-        {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
-    )
+    if fallbacks:
+        checks["fallbacks"] = fallbacks
+    if checks["database"] != "ok":
+        status, code = "not_ready", 503
+    elif fallbacks or not isinstance(checks["models"], dict):
+        status, code = "degraded", 200
+    else:
+        status, code = "ready", 200
+    return JSONResponse({"status": status, "checks": checks}, status_code=code)
 
 
 @router.get("/v1/models")
