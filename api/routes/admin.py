@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from api.deps import AdminKey, ReadKey, SessionDep, SettingsDep, StateDep, server_now
 from api.schemas import AuditIn, BannedDateIn
+from optimizer.store.db import transaction
 
 router = APIRouter(tags=["admin"])
 
@@ -58,6 +59,39 @@ def models_in_use(state: StateDep, _key: ReadKey) -> dict[str, Any]:
 def reload_models(state: StateDep, _key: AdminKey) -> dict[str, Any]:
     """Load the current champions again (after a promotion)."""
     return {"models": state.reload_models().models.versions()}
+
+
+def _key_out(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "scopes": list(row.scopes),
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+@router.get("/v1/keys")
+def keys_list(state: StateDep, _key: AdminKey) -> dict[str, Any]:
+    """Every API key: id, name, scopes, when created and revoked (never the key or its hash)."""
+    from optimizer.service.keys import list_keys
+
+    with state.sessions() as session:
+        return {"keys": [_key_out(row) for row in list_keys(session)]}
+
+
+@router.post("/v1/keys/{key_id}/revoke")
+def keys_revoke(key_id: int, state: StateDep, _key: AdminKey) -> dict[str, Any]:
+    """Revoke a key: it stops working at once in this server process (and its UI sessions
+    everywhere); other processes drop their cached verification within key_cache_seconds."""
+    from optimizer.service.keys import revoke_key
+
+    with transaction(state.write_sessions) as session:
+        row = revoke_key(session, key_id, now=server_now())
+        body = _key_out(row)
+    # After the commit: a request verifying the key from now on finds it revoked.
+    state.keys.drop(key_id)
+    return body
 
 
 @router.post("/v1/compliance/audit")
