@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -49,17 +50,35 @@ class AppState:
         with self._writer:
             yield
 
+    # Monotonic time after which models that failed to load are tried again.
+    _retry_at: float = 0.0
+
     @property
     def write_sessions(self) -> sessionmaker[Session]:
         return self.write_sessions_factory or self.sessions
 
     def decisions(self) -> DecisionService:
         """The decision service, with its models loaded once (champions from MLflow)."""
-        if self.decision_service is None:
-            with self._lock:
-                if self.decision_service is None:
-                    self.decision_service = self.load_decision_service()
-        return self.decision_service
+        service = self.decision_service
+        if service is not None and not (
+            service.models.failures and time.monotonic() >= self._retry_at
+        ):
+            return service
+        # A model that fails to load gives its baseline (LoadedModels.load does not raise for
+        # that) and is tried again after model_retry_seconds, by one request: the others keep
+        # the service they have meanwhile rather than wait.
+        if not self._lock.acquire(blocking=service is None):
+            assert service is not None
+            return service
+        try:
+            current = self.decision_service
+            if current is None or (current.models.failures and time.monotonic() >= self._retry_at):
+                current = self.load_decision_service()
+                self.decision_service = current
+                self._retry_at = time.monotonic() + self.settings.model_retry_seconds
+            return current
+        finally:
+            self._lock.release()
 
     def load_decision_service(self) -> DecisionService:
         from optimizer.decide.models import LoadedModels
@@ -72,4 +91,9 @@ class AppState:
         service = self.load_decision_service()
         with self._lock:
             self.decision_service = service
+            self._retry_at = time.monotonic() + self.settings.model_retry_seconds
         return service
+
+    def model_failures(self) -> dict[str, str]:
+        """Reason code -> why, for each model whose baseline answers because it failed to load."""
+        return dict(self.decisions().models.failures)

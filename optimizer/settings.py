@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     lead_score_model_name: str = "lead-score"
     send_time_model_name: str = "send-time"
     promote_margin: float = 0.002
+    # A model that failed to load (its baseline answers meanwhile) is tried again at most this
+    # often, so a store that comes back is picked up without costing every request a retry.
+    model_retry_seconds: float = Field(default=30.0, ge=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

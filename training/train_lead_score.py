@@ -25,6 +25,7 @@ from mlflow.types.utils import _infer_schema
 from optimizer.errors import InvalidInput
 from optimizer.models.calibration import CalibrationChoice
 from optimizer.models.lead_score import Cutoffs, TrainConfig
+from optimizer.models.mlflow_store import ensure_store
 from optimizer.models.pyfunc import ARTIFACT_KEY, LeadScorePyfunc
 from optimizer.models.registry import client_for, register_model
 from optimizer.settings import Settings
@@ -76,6 +77,7 @@ class TrainOutcome:
 
 def ensure_experiment(settings: Settings, name: str) -> str:
     """The experiment's id, creating it with the project's artifact root when absent."""
+    ensure_store(settings.resolved_mlflow_uri())
     mlflow.set_tracking_uri(settings.resolved_mlflow_uri())
     mlflow.set_registry_uri(settings.resolved_mlflow_uri())
     found = mlflow.get_experiment_by_name(name)

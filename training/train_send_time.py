@@ -27,6 +27,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sqlalchemy.orm import Session
 
 from optimizer.errors import InvalidInput
+from optimizer.models.mlflow_store import ensure_store
 from optimizer.models.registry import (
     ValidationRecord,
     client_for,
@@ -303,6 +304,7 @@ def _figures(fit: FitResult) -> tuple[plt.Figure, plt.Figure]:
 
 
 def _experiment(settings: Settings, name: str) -> str:
+    ensure_store(settings.resolved_mlflow_uri())
     mlflow.set_tracking_uri(settings.resolved_mlflow_uri())
     mlflow.set_registry_uri(settings.resolved_mlflow_uri())
     found = mlflow.get_experiment_by_name(name)

@@ -10,14 +10,19 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.deps import AdminKey, ReadKey, SettingsDep, StateDep, run_write, server_now
-from api.schemas import AuditIn, BannedDateIn
+from api.schemas import AuditIn, BannedDateIn, IdPath
+from optimizer.store.db import transaction
 
 router = APIRouter(tags=["admin"])
 
 
 @router.get("/readyz")
 def readyz(state: StateDep) -> JSONResponse:
-    """Ready when the database answers and the models are loaded."""
+    """``ready`` (200) when the database answers and every model loaded (or has no champion and
+    its baseline answers by design); ``degraded`` (200) when a model failed to load and its
+    baseline answers meanwhile (``checks.fallbacks`` says why): decisions are still served and
+    still pass the gate, so a load balancer should keep sending traffic; ``not_ready`` (503)
+    when the database does not answer."""
     checks: dict[str, Any] = {}
     try:
         with state.engine.connect() as conn:
@@ -27,14 +32,22 @@ def readyz(state: StateDep) -> JSONResponse:
         checks["database"] = (
             f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         )
+    fallbacks: dict[str, str] = {}
     try:
-        checks["models"] = state.decisions().models.versions()
-    except Exception as exc:  # a model that cannot load makes the service not ready
+        service = state.decisions()
+        checks["models"] = service.models.versions()
+        fallbacks = dict(service.models.failures)
+    except Exception as exc:  # readiness must answer, not raise
         checks["models"] = f"error: {exc}"
-    ok = checks["database"] == "ok" and isinstance(checks["models"], dict)
-    return JSONResponse(
-        {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
-    )
+    if fallbacks:
+        checks["fallbacks"] = fallbacks
+    if checks["database"] != "ok":
+        status, code = "not_ready", 503
+    elif fallbacks or not isinstance(checks["models"], dict):
+        status, code = "degraded", 200
+    else:
+        status, code = "ready", 200
+    return JSONResponse({"status": status, "checks": checks}, status_code=code)
 
 
 @router.get("/v1/models")
@@ -47,6 +60,39 @@ def models_in_use(state: StateDep, _key: ReadKey) -> dict[str, Any]:
 def reload_models(state: StateDep, _key: AdminKey) -> dict[str, Any]:
     """Load the current champions again (after a promotion)."""
     return {"models": state.reload_models().models.versions()}
+
+
+def _key_out(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "scopes": list(row.scopes),
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+@router.get("/v1/keys")
+def keys_list(state: StateDep, _key: AdminKey) -> dict[str, Any]:
+    """Every API key: id, name, scopes, when created and revoked (never the key or its hash)."""
+    from optimizer.service.keys import list_keys
+
+    with state.sessions() as session:
+        return {"keys": [_key_out(row) for row in list_keys(session)]}
+
+
+@router.post("/v1/keys/{key_id}/revoke")
+def keys_revoke(key_id: IdPath, state: StateDep, _key: AdminKey) -> dict[str, Any]:
+    """Revoke a key: it stops working at once in this server process (and its UI sessions
+    everywhere); other processes drop their cached verification within key_cache_seconds."""
+    from optimizer.service.keys import revoke_key
+
+    with state.writer_turn(), transaction(state.write_sessions) as session:
+        row = revoke_key(session, key_id, now=server_now())
+        body = _key_out(row)
+    # After the commit: a request verifying the key from now on finds it revoked.
+    state.keys.drop(key_id)
+    return body
 
 
 @router.post("/v1/compliance/audit")

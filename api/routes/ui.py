@@ -1,7 +1,9 @@
 """Pages for marketers under /ui: server-rendered, no JavaScript, every asset served here.
 
-Access: the login form takes a key with the ``read`` scope once and keeps it in an ``HttpOnly``,
-``SameSite=Strict`` cookie; a page requested without it redirects to the form. Output is escaped
+Access: the login form takes a key with the ``read`` scope once and opens a server-side session:
+the ``HttpOnly``, ``SameSite=Strict`` cookie holds the session's random token (stored hashed,
+12 h), never the key; logout deletes the session, and revoking the key ends it. A page
+requested without one redirects to the form. Output is escaped
 by Jinja2's autoescaping, and a strict Content-Security-Policy forbids scripts altogether.
 """
 
@@ -19,18 +21,21 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 from sqlalchemy import select
 
-from api.deps import AUTH_COOKIE, ReadSessionDep, StateDep, authenticate
+from api.deps import ReadSessionDep, StateDep, authenticate, server_now
 from api.state import AppState
 from optimizer import reports
 from optimizer.errors import InvalidInput, NotFound, OptimizerError
 from optimizer.reports import charts
 from optimizer.service.keys import KeyIdentity, has_scope, verify_key
+from optimizer.service.ui_sessions import create_session, end_session, session_identity
+from optimizer.store.db import transaction
 from optimizer.store.models import Lead
 
 API_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = API_DIR / "templates"
 STATIC_DIR = API_DIR / "static"
 COOKIE_MAX_AGE = 12 * 3600
+SESSION_COOKIE = "optimizer_session"
 DEFAULT_PAGE = "/ui/experiments"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -115,7 +120,11 @@ def _safe_next(target: str | None) -> str:
 
 
 def _viewer(request: Request, state: AppState) -> KeyIdentity:
-    key = authenticate(request, state, allow_cookie=True)
+    key = authenticate(request, state, allow_cookie=False)
+    token = request.cookies.get(SESSION_COOKIE)
+    if key is None and token:
+        with state.sessions() as session:
+            key = session_identity(session, token, now=server_now())
     if key is None or not has_scope(key, "read"):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise HTTPException(
@@ -146,7 +155,8 @@ def login(
     with state.sessions() as session:
         row = verify_key(session, key.strip())
         allowed = row is not None and has_scope(row, "read")
-    if not allowed:
+        key_id = row.id if row is not None else None
+    if not allowed or key_id is None:
         return _page(
             request,
             "login.html",
@@ -156,10 +166,17 @@ def login(
             },
             status_code=401,
         )
+    with transaction(state.write_sessions) as session:
+        token = create_session(
+            session,
+            api_key_id=key_id,
+            now=server_now(),
+            ttl=dt.timedelta(seconds=COOKIE_MAX_AGE),
+        )
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
-        AUTH_COOKIE,
-        key.strip(),
+        SESSION_COOKIE,
+        token,
         max_age=COOKIE_MAX_AGE,
         path="/ui",
         httponly=True,
@@ -170,9 +187,13 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, state: StateDep) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        with transaction(state.write_sessions) as session:
+            end_session(session, token)
     response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(AUTH_COOKIE, path="/ui", httponly=True, samesite="strict")
+    response.delete_cookie(SESSION_COOKIE, path="/ui", httponly=True, samesite="strict")
     return response
 
 

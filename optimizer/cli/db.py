@@ -11,7 +11,10 @@ from optimizer.store.db import check_schema_known, head_revision, make_engine, u
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Create the database or upgrade it to the newest schema (a no-op when already there)."""
+    """Create the database or upgrade it to the newest schema (a no-op when already there), and
+    create or upgrade the MLflow tracking store beside it."""
+    from optimizer.models.mlflow_store import ensure_store
+
     url = settings().resolved_database_url()
     engine = make_engine(url)
     try:
@@ -23,6 +26,9 @@ def db_upgrade() -> None:
         typer.echo(f"{where}: already at schema {after} (nothing to do)")
     else:
         typer.echo(f"{where}: schema {before or 'empty'} -> {after}")
+    mlflow_uri = settings().resolved_mlflow_uri()
+    ensure_store(mlflow_uri)
+    typer.echo(f"MLflow store {mlflow_uri}: ready")
 
 
 @db_app.command("current")

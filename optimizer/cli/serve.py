@@ -6,6 +6,7 @@ import typer
 
 from optimizer.cli.app import app
 from optimizer.cli.common import settings
+from optimizer.errors import OptimizerError
 from optimizer.store.db import make_engine, upgrade
 
 
@@ -16,14 +17,21 @@ def serve(
     workers: int = typer.Option(1, min=1, max=64, help="Number of uvicorn worker processes."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
-    """Serve the API (OpenAPI docs at /docs); runs 'db upgrade' before it starts."""
+    """Serve the API (OpenAPI docs at /docs); runs 'db upgrade' (the store and the MLflow
+    store) before it starts."""
     import uvicorn
+
+    from optimizer.models.mlflow_store import ensure_store
 
     engine = make_engine(settings().resolved_database_url())
     try:
         upgrade(engine)
     finally:
         engine.dispose()
+    try:
+        ensure_store(settings().resolved_mlflow_uri())
+    except OptimizerError as exc:  # the server still starts: the baselines answer
+        typer.echo(f"warning: {exc.message}", err=True)
     uvicorn.run(
         "api.app:create_app",
         factory=True,

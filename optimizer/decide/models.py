@@ -35,25 +35,61 @@ class SlotPick:
     probability: float
 
 
+# Reason codes a decision carries when a model that should have answered could not be loaded
+# and its baseline answered instead.
+FALLBACK_LEAD_SCORE = "models.fallback.lead_score"
+FALLBACK_SEND_TIME = "models.fallback.send_time"
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
 class LoadedModels:
     def __init__(
-        self, *, settings: Settings, scorer: Any, send_time: Any, exploration: float = 0.05
+        self,
+        *,
+        settings: Settings,
+        scorer: Any,
+        send_time: Any,
+        exploration: float = 0.05,
+        failures: dict[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.scorer = scorer
         self.send_time = send_time
         self.exploration = exploration
+        # Reason code -> why the model failed to load (empty when every model loaded, or had
+        # no champion and its baseline answers by design).
+        self.failures: dict[str, str] = dict(failures or {})
+        self.fallback_reasons: tuple[tuple[str, str], ...] = tuple(
+            (code, f"model failed to load, its baseline answers: {why}")
+            for code, why in self.failures.items()
+        )
 
     @classmethod
     def load(cls, settings: Settings) -> LoadedModels:
+        """The champions; a model that cannot be loaded (store unreadable, artifact corrupted,
+        a champion without its files, any error of the loader) is replaced by its baseline (the
+        points model, the cold-start priors) and recorded in ``failures``."""
         from optimizer.models.send_time import SendTimeModel
-        from optimizer.models.serving import LeadScorer
+        from optimizer.models.serving import BASELINE_VERSION, LeadScorer
 
-        return cls(
-            settings=settings,
-            scorer=LeadScorer.load(settings),
-            send_time=SendTimeModel.load(settings),
-        )
+        failures: dict[str, str] = {}
+        scorer: Any
+        send_time: Any
+        try:
+            scorer = LeadScorer.load(settings)
+        except Exception as exc:  # any failure: the baseline answers and the decision says so
+            failures[FALLBACK_LEAD_SCORE] = f"{settings.lead_score_model_name}: {_why(exc)}"
+            scorer = LeadScorer(None, version=BASELINE_VERSION, note=failures[FALLBACK_LEAD_SCORE])
+        try:
+            send_time = SendTimeModel.load(settings)
+        except Exception as exc:
+            failures[FALLBACK_SEND_TIME] = f"{settings.send_time_model_name}: {_why(exc)}"
+            send_time = SendTimeModel(None, note=failures[FALLBACK_SEND_TIME])
+        return cls(settings=settings, scorer=scorer, send_time=send_time, failures=failures)
 
     # -- versions --------------------------------------------------------------------------
     def versions(self) -> dict[str, str]:

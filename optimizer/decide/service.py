@@ -230,6 +230,7 @@ class DecisionService:
                 f"by {score.version}",
             )
         ]
+        reasons.extend(DecisionReason(code, text) for code, text in self.models.fallback_reasons)
         tokens = lead_tokens(
             lead.attributes or {}, prepared.facts, now, brand=self.settings.brand_name
         )

@@ -23,6 +23,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from optimizer.errors import InvalidInput, NotFound
+from optimizer.models.mlflow_store import ensure_store
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
@@ -35,7 +36,9 @@ TAG_COMPARABLE = "validation.comparable"
 
 
 def client_for(tracking_uri: str) -> MlflowClient:
-    """A client whose tracking and registry stores are both ``tracking_uri``."""
+    """A client whose tracking and registry stores are both ``tracking_uri`` (prepared first,
+    under the store's inter-process lock: see :mod:`optimizer.models.mlflow_store`)."""
+    ensure_store(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
@@ -81,8 +84,12 @@ def get_alias_version(name: str, alias: str, *, client: MlflowClient) -> ModelVe
     """The version ``name@alias`` points at, or None (no such model or alias)."""
     try:
         return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        # Only "no such model" / "no such alias" mean there is none; a store that fails is
+        # raised, so that the caller can tell a missing champion from a broken store.
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
 
 
 def list_versions(name: str, *, client: MlflowClient) -> tuple[ModelVersion, ...]:

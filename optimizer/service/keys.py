@@ -13,11 +13,11 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from optimizer.errors import InvalidInput
-from optimizer.store.models import ApiKey
+from optimizer.errors import InvalidInput, NotFound
+from optimizer.store.models import ApiKey, UiSession
 
 SCOPES = ("decide", "ingest", "read", "admin")
 
@@ -71,6 +71,40 @@ def verify_key(session: Session, plaintext: str) -> ApiKey | None:
     return row
 
 
+def find_key(session: Session, ident: str | int) -> ApiKey:
+    """The key with id ``ident`` (digits) or name ``ident``; a name that several keys share is
+    refused, naming their ids."""
+    text = str(ident).strip()
+    if text.isdigit():
+        row = session.get(ApiKey, int(text))
+        if row is None:
+            raise NotFound(f"API key {text} does not exist", field="id")
+        return row
+    rows = list(session.scalars(select(ApiKey).where(ApiKey.name == text).order_by(ApiKey.id)))
+    if not rows:
+        raise NotFound(f"no API key is named {text!r} (an id or a name expected)", field="id")
+    active = [r for r in rows if r.revoked_at is None] or rows
+    if len(active) > 1:
+        ids = ", ".join(str(r.id) for r in active)
+        raise InvalidInput(f"{len(active)} keys are named {text!r} (ids {ids}): give the id")
+    return active[0]
+
+
+def revoke_key(session: Session, ident: str | int, *, now: dt.datetime) -> ApiKey:
+    """Revoke a key (by id or name) and end its UI sessions; revoking it again keeps the first
+    time."""
+    row = find_key(session, ident)
+    if row.revoked_at is None:
+        row.revoked_at = now
+    session.execute(delete(UiSession).where(UiSession.api_key_id == row.id))
+    session.flush()
+    return row
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
 @dataclass(frozen=True, slots=True)
 class KeyIdentity:
     """Who a verified key belongs to and what it may do (no secret, no hash)."""
@@ -106,6 +140,10 @@ class VerifiedKeyCache:
         if entry is None or entry[1] <= now:
             return None
         return entry[0]
+
+    def drop(self, key_id: int) -> None:
+        """Forget every verification of key ``key_id`` (it was revoked in this process)."""
+        self._entries = {k: v for k, v in self._entries.items() if v[0].id != key_id}
 
     def put(self, plaintext: str, identity: KeyIdentity, now: float) -> None:
         if self.ttl_seconds <= 0:

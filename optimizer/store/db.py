@@ -202,15 +202,32 @@ def check_schema_known(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Upgrade the database to head. Returns (revision before, revision after)."""
-    before = check_schema_known(engine)
-    try:
-        command.upgrade(_alembic_config(engine), "head")
-    except OperationalError as exc:
-        raise StoreError(
-            f"database {engine.url.render_as_string(hide_password=True)!r} "
-            f"cannot be migrated: {_first_line(exc)}"
-        ) from exc
+    with _migration_lock(engine):
+        before = check_schema_known(engine)
+        try:
+            command.upgrade(_alembic_config(engine), "head")
+        except OperationalError as exc:
+            raise StoreError(
+                f"database {engine.url.render_as_string(hide_password=True)!r} "
+                f"cannot be migrated: {_first_line(exc)}"
+            ) from exc
     return before, head_revision()
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """One migrating process at a time: a file lock beside a SQLite store (several servers
+    started at once on a fresh store would otherwise all create its tables); PostgreSQL takes
+    an advisory lock inside the migration's transaction (``migrations/env.py``)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    from filelock import FileLock
+
+    path = Path(database)
+    with FileLock(str(path.with_name(path.name + ".lock")), timeout=300):
+        yield
 
 
 def require_head(engine: Engine) -> str:

@@ -63,3 +63,104 @@ def test_insert_still_allowed(any_engine: Engine) -> None:
             {"ts": dt.datetime(2026, 1, 6, tzinfo=dt.UTC)},
         )
         assert conn.execute(text("SELECT count(*) FROM suppressions")).scalar_one() == 2
+
+
+# A replacing insert of each append-only table's seeded row: on its primary key, then on each
+# unique key with a new primary key. SQLite's REPLACE deletes the old row without firing the
+# DELETE trigger; an upsert (ON CONFLICT DO UPDATE) fires the UPDATE trigger on both backends.
+_REPLACE_COLUMNS = {
+    "consents": (
+        "id, kind, lead_id, phone_e164, occurred_at, recorded_at",
+        "1, 'revoke', 1, '+13055550142', :ts, :ts",
+    ),
+    "suppressions": (
+        "id, phone_e164, action, reason, source, created_at",
+        "1, '+13055550142', 'reverse', 'resubscribed', 'test', :ts",
+    ),
+    "events": (
+        "id, idempotency_key, lead_id, type, channel, occurred_at, recorded_at, marketing",
+        "1, 'k1', 1, 'reply', 'sms', :ts, :ts, true",
+    ),
+    "decisions": (
+        "id, lead_id, created_at, as_of, action, reasons, allowed, compliance,"
+        " model_versions, first_in_sequence, explanation",
+        "'d1', 1, :ts, :ts, 'hold', '[]', false, '{}', '{}', false, '{}'",
+    ),
+    "decision_confirmations": (
+        "id, decision_id, confirmed_at, allowed, reasons",
+        "1, 'd1', :ts, false, '[]'",
+    ),
+    "decision_rewards": (
+        "id, decision_id, metric, reward, kind, recorded_at",
+        "1, 'd1', 'reply', 0.0, 'outcome', :ts",
+    ),
+    "lead_changes": ("id, lead_id, changed_at, changes", "1, 1, :ts, '{\"x\": 1}'"),
+}
+# Unique keys other than the primary key: (conflict columns, the id to give the new row).
+_UNIQUE_KEYS = {
+    "events": "idempotency_key",
+    "decision_confirmations": "decision_id",
+    "decision_rewards": "decision_id, metric",
+}
+
+
+def _rows(engine: Engine, table: str) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
+
+
+def _refused(engine: Engine, sql: str) -> None:
+    with pytest.raises(DBAPIError, match="append-only|UNIQUE|duplicate"), engine.begin() as conn:
+        conn.execute(text(sql), {"ts": dt.datetime(2026, 1, 7, tzinfo=dt.UTC)})
+
+
+@pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
+def test_replacing_insert_rejected(any_engine: Engine, table: str) -> None:
+    _seed(any_engine)
+    before = _rows(any_engine, table)
+    columns, values = _REPLACE_COLUMNS[table]
+    first = columns.split(",")[0].strip()
+    set_clause = f"{columns.split(',')[1].strip()} = excluded.{columns.split(',')[1].strip()}"
+    statements = [
+        f"INSERT INTO {table} ({columns}) VALUES ({values}) "
+        f"ON CONFLICT ({first}) DO UPDATE SET {set_clause}"
+    ]
+    if any_engine.dialect.name == "sqlite":
+        statements += [
+            f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({values})",
+            f"REPLACE INTO {table} ({columns}) VALUES ({values})",
+        ]
+    if table in _UNIQUE_KEYS:
+        # Same unique key, a fresh primary key: the old row would be replaced through the
+        # unique key alone.
+        fresh = values.replace("1, ", "7, ", 1).replace("'d1', 1, ", "'d1', 1, ", 1)
+        key = _UNIQUE_KEYS[table]
+        statements.append(
+            f"INSERT INTO {table} ({columns}) VALUES ({fresh}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {set_clause}"
+        )
+        if any_engine.dialect.name == "sqlite":
+            statements.append(f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({fresh})")
+    for sql in statements:
+        _refused(any_engine, sql)
+        assert _rows(any_engine, table) == before, sql
+
+
+def test_replacing_insert_is_an_integrity_error_on_sqlite(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The idempotent event insert relies on a duplicate key being an IntegrityError."""
+    from sqlalchemy.exc import IntegrityError
+
+    from optimizer.store.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine)
+    _seed(engine)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO events (idempotency_key, lead_id, type, channel, occurred_at,"
+                " recorded_at, marketing) VALUES ('k1', 1, 'sent', 'sms', :ts, :ts, true)"
+            ),
+            {"ts": dt.datetime(2026, 1, 7, tzinfo=dt.UTC)},
+        )
+    engine.dispose()

@@ -111,9 +111,10 @@ def test_login_form_and_cookie(browser: Any, base_url: str, site: Site) -> None:
     page.fill("#key", site.read_key)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/ui/health*")
-    (cookie,) = [c for c in context.cookies() if c["name"] == "optimizer_key"]
+    (cookie,) = [c for c in context.cookies() if c["name"] == "optimizer_session"]
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
-    assert "optimizer_key" not in page.evaluate("document.cookie")
+    assert cookie["value"] != site.read_key
+    assert "optimizer_session" not in page.evaluate("document.cookie")
     page.click("form.logout button")
     page.wait_for_url(f"{base_url}/ui/login*")
     page.goto(f"{base_url}/ui/experiments")

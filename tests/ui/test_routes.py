@@ -46,7 +46,8 @@ def test_login_sets_a_strict_httponly_cookie_and_returns_to_the_page(
     assert response.status_code == 303
     assert response.headers["location"] == "/ui/health"
     cookie = response.headers["set-cookie"].lower()
-    assert "optimizer_key=" in cookie
+    assert "optimizer_session=" in cookie
+    assert site.read_key.lower() not in cookie  # a session token, never the key
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/ui" in cookie
     assert client.get("/ui/health").status_code == 200
 
@@ -107,7 +108,7 @@ def test_logout_clears_the_cookie(client: TestClient, site: Site) -> None:
     _login(client, site.read_key)
     response = client.post("/ui/logout")
     assert response.status_code == 303 and response.headers["location"] == "/ui/login"
-    assert 'optimizer_key=""' in response.headers["set-cookie"] or "max-age=0" in (
+    assert 'optimizer_session=""' in response.headers["set-cookie"] or "max-age=0" in (
         response.headers["set-cookie"].lower()
     )
     assert client.get("/ui/health").status_code == 303
@@ -163,3 +164,42 @@ def test_json_reports_content_and_errors(client: TestClient, site: Site) -> None
     assert bad.status_code == 422 and "period '2w' is unknown" in bad.json()["error"]["message"]
     bad_day = client.get("/v1/reports/health?start=yesterday", headers=auth)
     assert bad_day.status_code == 422
+
+
+def _session_cookie(client: TestClient) -> str:
+    token = client.cookies.get("optimizer_session")
+    assert token and token.startswith("us_")
+    return token
+
+
+def test_logout_ends_the_session_on_the_server(client: TestClient, site: Site) -> None:
+    _login(client, site.read_key)
+    token = _session_cookie(client)
+    assert client.get("/ui/health").status_code == 200
+    client.post("/ui/logout")
+    # The old cookie, replayed after logout, no longer opens a page.
+    client.cookies.set("optimizer_session", token, path="/ui")
+    assert client.get("/ui/health").status_code == 303
+
+
+def test_the_key_itself_in_a_cookie_opens_nothing(client: TestClient, site: Site) -> None:
+    client.cookies.set("optimizer_key", site.read_key, path="/ui")
+    client.cookies.set("optimizer_session", site.read_key, path="/ui")
+    assert client.get("/ui/health").status_code == 303
+
+
+def test_a_revoked_keys_session_stops_working(client: TestClient, site: Site) -> None:
+    import datetime as dt
+
+    from optimizer.service.keys import create_key, revoke_key
+    from optimizer.store.db import make_engine, session_factory, transaction
+
+    engine = make_engine(site.database_url)
+    with transaction(session_factory(engine)) as session:
+        key = create_key(session, scopes=["read"], name="ui-revoked", now=dt.datetime.now(dt.UTC))
+    _login(client, key.plaintext)
+    assert client.get("/ui/health").status_code == 200
+    with transaction(session_factory(engine)) as session:
+        revoke_key(session, key.id, now=dt.datetime.now(dt.UTC))
+    engine.dispose()
+    assert client.get("/ui/health").status_code == 303
