@@ -131,10 +131,11 @@ def make_keys(database_url: str, now: dt.datetime) -> dict[str, str]:
 
 
 def prepare_mlflow(tracking_uri: str) -> None:
-    """Create the MLflow store once, before any server process touches it."""
-    from mlflow.tracking import MlflowClient
+    """Create the MLflow store once, before any server process touches it (as ``optimizer db
+    upgrade`` does)."""
+    from optimizer.models.mlflow_store import ensure_store
 
-    MlflowClient(tracking_uri).search_experiments(max_results=1)
+    ensure_store(tracking_uri)
 
 
 @contextmanager

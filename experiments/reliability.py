@@ -165,9 +165,103 @@ def _crash_table(f: Figures) -> list[tuple[str, str]]:
     return rows
 
 
-# The registry. Scenarios still to come register here: race (an opt-out racing a confirm),
-# writers (many concurrent writers), replay (replayed and reordered events), schemathesis
-# (hostile input against the OpenAPI schema).
+# -- race ----------------------------------------------------------------------------------------
+
+
+def _race_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--leads", type=positive_int, default=100)
+    parser.add_argument("--decisions-per-lead", type=positive_int, default=3)
+    parser.add_argument("--clients", type=positive_int, default=50)
+    parser.add_argument("--runs", type=positive_int, default=10, help="runs per backend")
+    parser.add_argument(
+        "--postgres-url",
+        default=None,
+        help="an empty PostgreSQL database for the 2-worker runs (default: a throw-away server "
+        "from Debian's postgresql binaries, skipped when absent)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _race_run(args: argparse.Namespace) -> Figures:
+    import datetime as dt
+
+    from experiments.live_server import running_server
+    from experiments.reliability_race import BRAND, run_race
+
+    env = {"OPTIMIZER_POLICY": "legal", "OPTIMIZER_BRAND_NAME": BRAND}
+    backends: dict[str, list[Figures]] = {"sqlite": [], "postgresql": []}
+    pg = None
+    urls: list[str | None] = []
+    try:
+        if args.postgres_url is None:
+            from tests import pg_server
+
+            try:
+                pg = pg_server.start_server()
+            except FileNotFoundError as exc:
+                print(f"postgresql runs skipped: {exc}", file=sys.stderr)
+        for run_no in range(args.runs):
+            for backend in ("sqlite", "postgresql"):
+                url: str | None = None
+                if backend == "postgresql":
+                    if pg is not None:
+                        url = pg.create_database(f"race_{run_no}")
+                    elif args.postgres_url:
+                        url = args.postgres_url if run_no == 0 else None
+                    if url is None:
+                        continue
+                urls.append(url)
+                with (
+                    tempfile.TemporaryDirectory(prefix="race-") as tmp,
+                    running_server(
+                        Path(tmp),
+                        database_url=url,
+                        workers=2 if backend == "postgresql" else 1,
+                        extra_env=env,
+                    ) as server,
+                ):
+                    result = run_race(
+                        server,
+                        leads=args.leads,
+                        decisions_per_lead=args.decisions_per_lead,
+                        clients=args.clients,
+                        seed=args.seed + run_no,
+                        now=dt.datetime.now(dt.UTC),
+                    )
+                print(f"{backend} run {run_no + 1}: {result.as_dict()}", file=sys.stderr)
+                backends[backend].append(result.as_dict())
+    finally:
+        if pg is not None:
+            pg.stop()
+    return {
+        "scenario": "race",
+        "runs": backends,
+        "sends_after_stop": {
+            name: sum(int(r["sends_after_stop"]) for r in runs) for name, runs in backends.items()
+        },
+        "errors": {name: sum(int(r["errors"]) for r in runs) for name, runs in backends.items()},
+    }
+
+
+def _race_table(f: Figures) -> list[tuple[str, str]]:
+    rows = []
+    for backend, runs in f["runs"].items():
+        for i, r in enumerate(runs, 1):
+            rows.append(
+                (
+                    f"{backend} run {i}",
+                    f"{r['leads']} leads, {r['confirms']} confirms ({r['confirms_allowed']} "
+                    f"allowed), {r['stops_acknowledged']} STOPs, errors {r['errors']}, slowest "
+                    f"{r['slowest_s']} s, sends after STOP {r['sends_after_stop']} "
+                    f"(by {r['order_by']})",
+                )
+            )
+    for backend, count in f["sends_after_stop"].items():
+        rows.append((f"{backend}: sends after a stored STOP", str(count)))
+    return rows
+
+
+# The registry.
 SCENARIOS: dict[str, Scenario] = {
     "million-sends": Scenario(
         "million-sends",
@@ -175,6 +269,14 @@ SCENARIOS: dict[str, Scenario] = {
         _million_args,
         _million_run,
         _million_table,
+    ),
+    "race": Scenario(
+        "race",
+        "opt-out race: STOPs and confirms of pre-made decisions from 50 clients; sends "
+        "committed after a stored STOP must be 0 (SQLite; PostgreSQL with 2 workers)",
+        _race_args,
+        _race_run,
+        _race_table,
     ),
     "crash": Scenario(
         "crash",

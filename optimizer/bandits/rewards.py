@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Table, exists, literal, null, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from optimizer.bandits.experiment_store import (
@@ -47,8 +48,14 @@ def _insert_reward(session: Session, values: Mapping[str, Any]) -> bool:
         .on_conflict_do_nothing(index_elements=["decision_id", "metric"])
         .returning(table.c.id)
     )
-    # RETURNING, not rowcount: with psycopg the rowcount of this statement is -1.
-    return session.execute(statement).first() is not None
+    # RETURNING, not rowcount: with psycopg the rowcount of this statement is -1. On SQLite the
+    # append-only guard (a BEFORE INSERT trigger) refuses an existing key before ON CONFLICT can
+    # skip it: a refusal is the same answer, "already rewarded".
+    try:
+        with session.begin_nested():
+            return session.execute(statement).first() is not None
+    except IntegrityError:
+        return False
 
 
 def _sent_decision(session: Session, decision_id: str) -> tuple[Decision, dt.datetime] | None:
