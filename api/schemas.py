@@ -75,9 +75,15 @@ class LeadOut(BaseModel):
     phone_e164: str
     phone_type: str
     state: str | None
-    states: list[str]
-    timezone: str | None
-    timezones: list[str]
+    states: list[str] = Field(description="every candidate US state of the recipient")
+    timezone: str | None = Field(description="the zone stored on the lead, if any")
+    timezones: list[str] = Field(
+        description="every candidate time zone of the recipient (the gate checks each)"
+    )
+    display_timezone: str | None = Field(
+        default=None,
+        description="the one zone the recipient's hours are shown and modelled in",
+    )
     email: str | None
     postal_code: str | None
     source: str | None

@@ -1,17 +1,17 @@
 """Phone numbers: parse to E.164, validity, type, country, US state and candidate time zones.
 
-``phonenumbers`` gives a single zone for some US area codes that span two (it answers only
-Eastern for Florida's 850/448 panhandle codes, where Pensacola is Central): the project keeps a
-small table of such split area codes (``data/split_area_codes.csv``) that adds the missing zones.
+``time_zones`` are the zones ``phonenumbers`` gives the number. It gives a single zone for some
+US area codes that span two (only Eastern for Florida's 850/448 panhandle codes, where Pensacola
+is Central): the missing zones are added, with every other candidate zone of a recipient, by
+``optimizer.compliance.recipient.resolve_recipient`` from the one split-area-code table in the
+compliance rules.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, geocoder, timezone
@@ -112,30 +112,8 @@ class PhoneInfo:
     country: str | None  # ISO 3166 region, e.g. "US"
     number_type: str  # mobile | fixed_line | fixed_line_or_mobile | toll_free | ...
     state: str | None  # two-letter US state implied by the area code, if any
-    time_zones: tuple[str, ...]  # every candidate IANA zone (empty = unknown)
+    time_zones: tuple[str, ...]  # the zones phonenumbers gives (see the module's note)
     area_code: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class SplitAreaCode:
-    area_code: str
-    state: str
-    time_zones: tuple[str, ...]
-    note: str
-
-
-@lru_cache(maxsize=1)
-def split_area_codes() -> dict[str, SplitAreaCode]:
-    text = resources.files("optimizer.data").joinpath("split_area_codes.csv").read_text("utf-8")
-    table: dict[str, SplitAreaCode] = {}
-    for row in csv.DictReader(text.splitlines()):
-        table[row["area_code"]] = SplitAreaCode(
-            area_code=row["area_code"],
-            state=row["state"],
-            time_zones=tuple(row["time_zones"].split(";")),
-            note=row["note"],
-        )
-    return table
 
 
 def _state_from_description(description: str) -> str | None:
@@ -199,12 +177,6 @@ def parse_phone(raw: str, default_region: str = "US") -> PhoneInfo:
         area_code = national[:3]
         if region == "US":
             state = _state_from_description(geocoder.description_for_valid_number(number, "en"))
-        split = split_area_codes().get(area_code)
-        if split is not None:
-            state = state or split.state
-            for zone in split.time_zones:
-                if zone not in zones:
-                    zones.append(zone)
     return PhoneInfo(
         e164=e164,
         country=region,

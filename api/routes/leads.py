@@ -16,6 +16,7 @@ from api.schemas import (
     RevocationIn,
     RevocationOut,
 )
+from optimizer.compliance.recipient import resolve_recipient
 from optimizer.phones import parse_phone
 from optimizer.service.events import is_suppressed, record_revocation
 from optimizer.service.leads import ConsentInput, LeadInput, add_consent, get_lead, upsert_lead
@@ -29,17 +30,17 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
 def lead_out(lead: Lead, changed: tuple[str, ...] = ()) -> LeadOut:
     phone = parse_phone(lead.phone_e164)
-    states = sorted({s for s in (phone.state, lead.state) if s})
-    zones = sorted({*phone.time_zones, *([lead.timezone] if lead.timezone else [])})
+    recipient = resolve_recipient(phone, lead.timezone, lead.state)
     return LeadOut(
         id=lead.id,
         external_id=lead.external_id,
         phone_e164=lead.phone_e164,
         phone_type=phone.number_type,
         state=lead.state or phone.state,
-        states=states,
+        states=list(recipient.states),
         timezone=lead.timezone,
-        timezones=zones,
+        timezones=list(recipient.zones),
+        display_timezone=recipient.display_zone,
         email=lead.email,
         postal_code=lead.postal_code,
         source=lead.source,

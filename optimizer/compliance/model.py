@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from optimizer.compliance.rules import load_rules
+from optimizer.compliance.recipient import resolve_recipient
 from optimizer.phones import PhoneInfo
 
 PolicyName = Literal["legal", "house"]
@@ -148,25 +148,13 @@ class GateContext:
     prior_sends_ns: np.ndarray = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        rules = load_rules()
-        zones: set[str] = set()
-        states: set[str] = set()
-        if self.phone is not None:
-            zones.update(self.phone.time_zones)
-            if self.phone.area_code:
-                zones.update(rules.split_area_codes.get(self.phone.area_code, ()))
-                if self.phone.country == "US" and self.phone.area_code in rules.area_code_states:
-                    states.add(rules.area_code_states[self.phone.area_code])
-            if self.phone.state:
-                states.add(self.phone.state)
-        if self.lead_time_zone:
-            zones.add(self.lead_time_zone)
-        if self.address_state:
-            state = self.address_state.strip().upper()
-            states.add(state)
-            if self.policy.address_state_adds_zones:
-                zones.update(rules.state_time_zones.get(state, ()))
-        object.__setattr__(self, "candidate_zones", tuple(sorted(zones)))
-        object.__setattr__(self, "candidate_states", tuple(sorted(states)))
+        recipient = resolve_recipient(
+            self.phone,
+            self.lead_time_zone,
+            self.address_state,
+            address_state_adds_zones=self.policy.address_state_adds_zones,
+        )
+        object.__setattr__(self, "candidate_zones", recipient.zones)
+        object.__setattr__(self, "candidate_states", recipient.states)
         sends = np.sort(np.array([to_ns(s) for s in self.prior_sends], dtype=np.int64))
         object.__setattr__(self, "prior_sends_ns", sends)

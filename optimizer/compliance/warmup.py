@@ -14,6 +14,7 @@ import numpy as np
 
 from optimizer.compliance.gate import allowed_mask, evaluate
 from optimizer.compliance.model import GateContext, PolicyConfig
+from optimizer.compliance.recipient import resolve_recipient
 from optimizer.compliance.rules import load_rules
 from optimizer.phones import InvalidPhone, PhoneInfo, parse_phone
 
@@ -25,13 +26,14 @@ def warm_up(now: dt.datetime, policy: PolicyConfig, horizon_hours: int = 72) -> 
     rules = load_rules()
     start = np.datetime64(now.astimezone(dt.UTC).replace(tzinfo=None), "ns")
     slots = start + np.arange(horizon_hours) * np.timedelta64(1, "h")
-    phones: dict[tuple[str | None, tuple[str, ...]], PhoneInfo] = {}
+    phones: dict[tuple[tuple[str, ...], tuple[str, ...]], PhoneInfo] = {}
     for code in range(200, 1000):
         try:
             phone = parse_phone(f"+1{code}5550123")
         except InvalidPhone:
             continue
-        phones.setdefault((phone.state, phone.time_zones), phone)
+        recipient = resolve_recipient(phone)
+        phones.setdefault((recipient.states, recipient.zones), phone)
     contexts = [_context(phone, None, now, policy) for phone in phones.values()]
     any_phone = next(iter(phones.values()), None)
     contexts += [_context(any_phone, state, now, policy) for state in sorted(rules.states)]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from optimizer.bandits.store import variant_chooser
 from optimizer.compliance import evaluate
 from optimizer.compliance.gate import allowed_masks
+from optimizer.compliance.recipient import recipient_of
 from optimizer.compliance.store_context import build_contexts
 from optimizer.decide.render import lead_tokens, render
 from optimizer.decide.service import (
@@ -32,11 +33,10 @@ from optimizer.decide.service import (
     decision_rng,
     neutral_message,
 )
-from optimizer.decide.slots import as_datetime64, candidate_slots, primary_zone
+from optimizer.decide.slots import as_datetime64, candidate_slots
 from optimizer.decide.store import load_facts_many
 from optimizer.decide.types import PERMANENT_PREFIXES, BatchResult, DecisionRecord
 from optimizer.errors import InvalidInput
-from optimizer.phones import parse_phone
 from optimizer.store.models import Lead
 
 
@@ -139,13 +139,12 @@ def decide_batch(
     # probabilities alone, and only the leads selected are explained.
     features = service.models.features(session, lead_ids=ids, now=now)
     scores = service.models.score_frame(features, explain=False)
-    zones = [
-        primary_zone(lead.timezone, parse_phone(lead.phone_e164).time_zones) for lead in open_leads
-    ]
+    recipients = [recipient_of(x.phone_e164, x.timezone, x.state) for x in open_leads]
+    zones = [r.display_zone for r in recipients]
     pool = service.models.send_time.slot_pool(
         service.models.send_time_features(session, lead_ids=ids, now=now),
         slots,
-        [zone or "America/New_York" for zone in zones],
+        [r.model_zone for r in recipients],
     )
     # 3. Expected value at each lead's best allowed slot: only the allowed slots are scored.
     allowed = gate.allowed[open_rows]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from optimizer.compliance.recipient import MODEL_FALLBACK_ZONE
 from optimizer.settings import Settings
 from optimizer.store.models import Lead
 
@@ -159,7 +160,7 @@ class LoadedModels:
 
         rows, _zone = send_time_inputs(session, lead_id=lead.id, as_of=now, lead=lead)
         times = slots if isinstance(slots, np.ndarray) else list(slots)
-        return np.asarray(self.send_time.score_slots(rows, times, zone or "America/New_York"))[0]
+        return np.asarray(self.send_time.score_slots(rows, times, zone or MODEL_FALLBACK_ZONE))[0]
 
     def send_time_features(
         self, session: Session, *, lead_ids: Sequence[int], now: dt.datetime

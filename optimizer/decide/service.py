@@ -25,10 +25,11 @@ from optimizer.compliance import (
     next_allowed_at,
     segment_info,
 )
+from optimizer.compliance.recipient import recipient_of
 from optimizer.compliance.store_context import build_context
 from optimizer.decide.models import LoadedModels, ScoreRow
 from optimizer.decide.render import LeadFacts, lead_tokens, render
-from optimizer.decide.slots import as_datetime64, candidate_slots, local_iso, primary_zone
+from optimizer.decide.slots import as_datetime64, candidate_slots, local_iso
 from optimizer.decide.store import load_facts
 from optimizer.decide.types import (
     PERMANENT_PREFIXES,
@@ -37,7 +38,6 @@ from optimizer.decide.types import (
     TopFeature,
 )
 from optimizer.errors import InvalidInput, NotFound
-from optimizer.phones import parse_phone
 from optimizer.settings import Settings
 from optimizer.store.models import ArmStats, Experiment, Lead, Variant
 
@@ -154,8 +154,7 @@ class DecisionService:
     def prepare(
         self, session: Session, *, lead: Lead, candidates: Sequence[Candidate], now: dt.datetime
     ) -> Prepared:
-        phone = parse_phone(lead.phone_e164)
-        zone = primary_zone(lead.timezone, phone.time_zones)
+        zone = recipient_of(lead.phone_e164, lead.timezone, lead.state).display_zone
         facts = load_facts(session, lead=lead, now=now)
         probe_text = candidates[0].template if candidates else ""
         context = build_context(

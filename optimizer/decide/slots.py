@@ -30,16 +30,3 @@ def local_iso(at: dt.datetime | None, zone: str | None) -> str | None:
     if at is None or zone is None:
         return None
     return at.astimezone(ZoneInfo(zone)).isoformat()
-
-
-def primary_zone(explicit: str | None, candidates: tuple[str, ...]) -> str | None:
-    """The zone to show and to read the recipient's local hour in (the gate checks them all)."""
-    if explicit:
-        return explicit
-    if not candidates:
-        return None
-    preferred = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
-    for zone in preferred:
-        if zone in candidates:
-            return zone
-    return candidates[0]

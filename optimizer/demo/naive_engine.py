@@ -16,10 +16,9 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from optimizer.compliance import evaluate
+from optimizer.compliance.recipient import recipient_of
 from optimizer.compliance.store_context import build_context
 from optimizer.decide.render import LeadFacts, lead_tokens, render
-from optimizer.decide.slots import primary_zone
-from optimizer.phones import parse_phone
 from optimizer.service.events import EventInput, ingest_events
 from optimizer.settings import Settings
 from optimizer.simulation import Outcome, SendRequest, SimLead
@@ -66,10 +65,7 @@ class NaiveEngine:
         with self.sessions.begin() as session:
             lead_row, _ = register_sim_lead(session, lead, brand=self.settings.brand_name, now=now)
             self.lead_ids[lead.external_id] = lead_row.id
-            zone = (
-                primary_zone(lead.timezone, parse_phone(lead.phone).time_zones)
-                or "America/New_York"
-            )
+            zone = recipient_of(lead.phone, lead.timezone, lead.state).model_zone
         local = lead.created_at.astimezone(ZoneInfo(zone))
         day0 = local.replace(hour=SEND_HOUR, minute=0, second=0, microsecond=0)
         if day0 <= local:

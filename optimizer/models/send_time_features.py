@@ -23,9 +23,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optimizer.compliance.recipient import MODEL_FALLBACK_ZONE, recipient_of
 from optimizer.errors import InvalidInput
 from optimizer.features.bounds import events_in_frame
-from optimizer.phones import parse_phone
 from optimizer.store.models import Event, Lead
 
 ENGAGEMENT_TYPES = (
@@ -72,7 +72,7 @@ SLOT_FEATURES = (
     "engagement_total",
     *(f"log_n_{t}" for t in COUNT_TYPES),
 )
-DEFAULT_ZONE = "America/New_York"
+DEFAULT_ZONE = MODEL_FALLBACK_ZONE
 SMOOTHING = 3.0  # pseudo-events drawn from the prior when shrinking a lead's hour shares
 KERNEL = np.array([0.2, 0.6, 0.2])
 WIDE = np.array([0.5, 1.0, 1.0, 1.0, 0.5])
@@ -81,15 +81,10 @@ DAYPART = np.array([0] * 7 + [1] * 4 + [2] * 3 + [3] * 3 + [4] * 5 + [5] * 2)
 N_PARTS = 6
 
 
-def lead_zone(phone: str, timezone: str | None = None) -> str:
-    """The zone the model reads local hours in: the lead's own, else the number's first."""
-    if timezone:
-        return timezone
-    try:
-        zones = parse_phone(phone).time_zones
-    except InvalidInput:
-        return DEFAULT_ZONE
-    return zones[0] if zones else DEFAULT_ZONE
+def lead_zone(phone: str, timezone: str | None = None, state: str | None = None) -> str:
+    """The zone the model reads local hours in, in training and in serving: the recipient's
+    display zone (``optimizer.compliance.recipient``), else the fallback."""
+    return recipient_of(phone, timezone, state).model_zone
 
 
 def local_hour_weekday(
@@ -275,7 +270,9 @@ def store_frames(
     session: Session, *, lead_ids: Sequence[int] | None = None, before: dt.datetime | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(leads indexed by id with vertical, source, timezone; their events) from the store."""
-    lead_query = select(Lead.id, Lead.phone_e164, Lead.timezone, Lead.vertical, Lead.source)
+    lead_query = select(
+        Lead.id, Lead.phone_e164, Lead.timezone, Lead.state, Lead.vertical, Lead.source
+    )
     event_query = select(Event.lead_id, Event.type, Event.occurred_at, Event.marketing, Event.meta)
     if lead_ids is not None:
         ids = sorted({int(i) for i in lead_ids})
@@ -287,7 +284,7 @@ def store_frames(
         {
             "vertical": [r.vertical for r in lead_rows],
             "source": [r.source for r in lead_rows],
-            "timezone": [lead_zone(r.phone_e164, r.timezone) for r in lead_rows],
+            "timezone": [lead_zone(r.phone_e164, r.timezone, r.state) for r in lead_rows],
         },
         index=pd.Index([r.id for r in lead_rows], name="lead_id"),
     )

@@ -111,7 +111,7 @@ def rows_frame(rows: LeadRows) -> pd.DataFrame:
 
 
 # Built once: SQLAlchemy reuses their compiled form on every decision.
-_LEAD_BY_ID = select(Lead.phone_e164, Lead.timezone, Lead.vertical, Lead.source).where(
+_LEAD_BY_ID = select(Lead.phone_e164, Lead.timezone, Lead.state, Lead.vertical, Lead.source).where(
     Lead.id == bindparam("lead")
 )
 _EVENTS_BEFORE = select(Event.type, Event.occurred_at, Event.marketing, Event.meta).where(
@@ -131,7 +131,7 @@ def send_time_inputs(
             f"lead id {lead_id} does not exist (a known lead id expected)", field="lead_id"
         )
     events = session.execute(_EVENTS_BEFORE, {"lead": int(lead_id), "as_of": as_of}).all()
-    zone = lead_zone(lead.phone_e164, lead.timezone)
+    zone = lead_zone(lead.phone_e164, lead.timezone, lead.state)
     rows = single_lead_rows(
         vertical=lead.vertical,
         source=lead.source,

@@ -150,7 +150,7 @@ def evaluate_send_time(
     slots_np = slots.tz_convert(None).as_unit("ns").to_numpy()
     slot_epochs = (slots.as_unit("s").asi8).astype(np.int64)
     sims = [world.lead(int(i)) for i in idx]
-    zones = np.array([lead_zone(s.phone, s.timezone) for s in sims], dtype=object)
+    zones = np.array([lead_zone(s.phone, s.timezone, s.state) for s in sims], dtype=object)
     ids = np.asarray(idx, dtype=np.int64)
     history = world.history_frame(idx)
     ev = pd.DataFrame(

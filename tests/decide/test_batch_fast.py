@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from optimizer.bandits.store import create_experiment, variant_chooser
 from optimizer.compliance import allowed_mask, evaluate
+from optimizer.compliance.recipient import recipient_of
 from optimizer.compliance.store_context import build_contexts
 from optimizer.decide.batch import decide_batch
 from optimizer.decide.models import LoadedModels
@@ -28,14 +29,13 @@ from optimizer.decide.service import (
     is_permanent,
     neutral_message,
 )
-from optimizer.decide.slots import as_datetime64, candidate_slots, primary_zone
+from optimizer.decide.slots import as_datetime64, candidate_slots
 from optimizer.decide.store import load_facts_many
 from optimizer.decide.types import PERMANENT_PREFIXES, BatchResult
 from optimizer.demo.templates import DEMO_VARIANTS
 from optimizer.models.send_time import SendTimeModel
 from optimizer.models.send_time_features import SLOT_FEATURES
 from optimizer.models.serving import BASELINE_VERSION, LeadScorer
-from optimizer.phones import parse_phone
 from optimizer.service.events import EventInput, ingest_events
 from optimizer.service.leads import ConsentInput, LeadInput, add_consent, upsert_lead
 from optimizer.settings import Settings
@@ -176,11 +176,12 @@ def _reference_batch(
     ids = [lead.id for lead in open_leads]
     features = service.models.features(session, lead_ids=ids, now=now)
     scores = service.models.score_frame(features, explain=False)
-    zones = [primary_zone(x.timezone, parse_phone(x.phone_e164).time_zones) for x in open_leads]
+    recipients = [recipient_of(x.phone_e164, x.timezone, x.state) for x in open_leads]
+    zones = [r.display_zone for r in recipients]
     slot_probs = service.models.send_time.score_slots(
         service.models.send_time_features(session, lead_ids=ids, now=now),
         slots,
-        [zone or "America/New_York" for zone in zones],
+        [r.model_zone for r in recipients],
     )
     best = np.max(np.where(np.vstack(masks), slot_probs, -1.0), axis=1)
     deal = [float((x.attributes or {}).get("deal_value", 1.0)) for x in open_leads]
