@@ -7,7 +7,9 @@ Input frames:
 - ``events``: ``lead_id``, ``type``, ``channel``, ``occurred_at`` (tz-aware UTC), ``value``,
   ``marketing``
 - ``leads``: ``lead_id``, ``created_at`` (tz-aware UTC), ``source``, ``vertical``, ``state``,
-  ``timezone``, ``attributes`` (dict or None)
+  ``timezone``, ``attributes`` (dict or None); optionally ``valid_until`` (tz-aware UTC): then
+  the frame holds versions of each lead's record (:func:`optimizer.features.history.lead_versions`)
+  and each request reads the version in effect at its ``as_of``
 - ``requests``: ``lead_id``, ``as_of`` (tz-aware UTC), one row per feature row wanted
 """
 
@@ -30,6 +32,7 @@ from optimizer.features.definitions import (
     WINDOWS_DAYS,
     base_columns,
 )
+from optimizer.features.history import select_versions
 
 EVENT_COLUMNS = ("lead_id", "type", "channel", "occurred_at", "value", "marketing")
 LEAD_COLUMNS = ("lead_id", "created_at", *LEAD_TEXT_COLUMNS, "timezone", "attributes")
@@ -215,9 +218,16 @@ def build_features(
     pairs = pairs.assign(age=age.to_numpy(dtype=np.float64))
     agg = _aggregate(pairs, n)
 
-    lead_rows = leads.loc[:, list(LEAD_COLUMNS)].drop_duplicates("lead_id")
-    lead_rows = lead_rows.set_index(lead_rows["lead_id"].astype(np.int64)).drop(columns="lead_id")
-    lead_rows = lead_rows.reindex(req["lead_id"].to_numpy())
+    if "valid_until" in leads.columns:
+        # Versions of each lead's record (optimizer.features.history): the one in effect at
+        # each request's as_of, so lead fields are point-in-time as events are.
+        lead_rows = select_versions(
+            leads.loc[:, [*LEAD_COLUMNS, "valid_until"]], req["lead_id"].to_numpy(), req["as_of"]
+        ).drop(columns="lead_id")
+    else:
+        lead_rows = leads.loc[:, list(LEAD_COLUMNS)].drop_duplicates("lead_id")
+        lead_rows = lead_rows.set_index(lead_rows["lead_id"].astype(np.int64))
+        lead_rows = lead_rows.drop(columns="lead_id").reindex(req["lead_id"].to_numpy())
     created = _utc(lead_rows["created_at"].reset_index(drop=True), "leads.created_at")
     columns: dict[str, object] = {
         "days_since_created": ((req["as_of"] - created) / _DAY).to_numpy(dtype=np.float64)

@@ -33,7 +33,8 @@ from optimizer.features.definitions import (
     WINDOWS_DAYS,
     base_columns,
 )
-from optimizer.store.models import Event, Lead
+from optimizer.features.history import record_as_of
+from optimizer.store.models import Event, Lead, LeadChange
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # float64, as in pandas' ``timedelta64[ns] / Timedelta(days=1)`` (both operands cast to double).
@@ -214,11 +215,20 @@ def feature_row(events: Sequence[EventRow], lead: LeadRow, as_of: dt.datetime) -
 
 
 _LEAD_QUERY = select(
-    Lead.created_at, Lead.source, Lead.vertical, Lead.state, Lead.timezone, Lead.attributes
+    Lead.created_at,
+    Lead.source,
+    Lead.vertical,
+    Lead.state,
+    Lead.timezone,
+    Lead.attributes,
+    Lead.updated_at,
 )
 _EVENT_QUERY = select(Event.type, Event.channel, Event.occurred_at, Event.value, Event.marketing)
 # Built once: SQLAlchemy reuses their compiled form on every decision.
 _LEAD_BY_ID = _LEAD_QUERY.where(Lead.id.in_(bindparam("ids", expanding=True)))
+_CHANGES_SINCE = select(LeadChange.changed_at, LeadChange.changes).where(
+    LeadChange.lead_id == bindparam("lead"), LeadChange.changed_at >= bindparam("as_of")
+)
 _EVENTS_BEFORE = _EVENT_QUERY.where(
     Event.lead_id.in_(bindparam("ids", expanding=True)), Event.occurred_at < bindparam("as_of")
 )
@@ -246,6 +256,7 @@ def lead_feature_row(
             lead.state,
             lead.timezone,
             lead.attributes,
+            lead.updated_at,
         )
     else:
         found = session.execute(_LEAD_BY_ID, {"ids": [lead_id]}).first()
@@ -263,7 +274,24 @@ def lead_feature_row(
         )
         for kind, channel, occurred, value, marketing in rows
     ]
-    created, source, vertical, state, timezone, attributes = fields
+    created, source, vertical, state, timezone, attributes, updated = fields
+    if updated is not None and updated >= as_of:
+        # Changed at or after as_of: its record as it was then (optimizer.features.history).
+        changes = session.execute(_CHANGES_SINCE, {"lead": lead_id, "as_of": as_of}).all()
+        if changes:
+            then = record_as_of(
+                {
+                    "source": source,
+                    "vertical": vertical,
+                    "state": state,
+                    "timezone": timezone,
+                    "attributes": attributes,
+                },
+                [(c.changed_at, c.changes) for c in changes],
+                as_of,
+            )
+            source, vertical, state = then["source"], then["vertical"], then["state"]
+            timezone, attributes = then["timezone"], then["attributes"]
     return feature_row(
         events,
         LeadRow(

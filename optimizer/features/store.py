@@ -1,7 +1,7 @@
 """Load the event log and lead records from the store as the frames the features need.
 
 Few queries: leads and events are fetched with ``IN`` lists in chunks of ``CHUNK`` ids (two
-queries per chunk), so 10,000 leads take four queries.
+queries per chunk, and one for the leads' recorded changes), so 10,000 leads take six queries.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from optimizer.errors import InvalidInput
 from optimizer.features.bounds import events_in_frame
 from optimizer.features.build import LEAD_COLUMNS, build_features, empty_events
-from optimizer.store.models import Event, Lead
+from optimizer.features.history import lead_versions
+from optimizer.store.models import Event, Lead, LeadChange
 
 CHUNK = 5_000
 
@@ -53,10 +54,24 @@ def _leads_frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
     return frame
 
 
+def _changes_frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    lead_id, changed_at, changes = zip(*rows, strict=True) if rows else ((), (), ())
+    return pd.DataFrame(
+        {
+            "lead_id": np.asarray(lead_id, dtype=np.int64),
+            "changed_at": pd.to_datetime(list(changed_at), utc=True),
+            "changes": list(changes),
+        }
+    )
+
+
 def load_frames(
     session: Session, *, lead_ids: Sequence[int] | None, before: dt.datetime | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(events, leads) frames for ``lead_ids`` (all leads when None), events before ``before``."""
+    """(events, leads) frames for ``lead_ids`` (all leads when None), events before ``before``.
+
+    The leads frame holds versions of each lead's record (``valid_until``, from
+    ``lead_changes``), so features read a lead's fields as they were at each ``as_of``."""
     if before is not None and before.tzinfo is None:
         raise InvalidInput(f"as_of {before.isoformat()} has no time zone (aware UTC expected)")
     event_cols = (
@@ -79,16 +94,21 @@ def load_frames(
     batches: list[list[int] | None] = list(_chunks(lead_ids)) if lead_ids is not None else [None]
     event_rows: list[tuple[object, ...]] = []
     lead_rows: list[tuple[object, ...]] = []
+    change_rows: list[tuple[object, ...]] = []
     for batch in batches:
         lead_query = select(*lead_cols)
         event_query = select(*event_cols)
+        change_query = select(LeadChange.lead_id, LeadChange.changed_at, LeadChange.changes)
         if batch is not None:
             lead_query = lead_query.where(Lead.id.in_(batch))
             event_query = event_query.where(Event.lead_id.in_(batch))
+            change_query = change_query.where(LeadChange.lead_id.in_(batch))
         event_query = event_query.where(*events_in_frame(before))
         lead_rows.extend(tuple(r) for r in session.execute(lead_query).all())
         event_rows.extend(tuple(r) for r in session.execute(event_query).all())
-    return _events_frame(event_rows), _leads_frame(lead_rows)
+        change_rows.extend(tuple(r) for r in session.execute(change_query).all())
+    leads = lead_versions(_leads_frame(lead_rows), _changes_frame(change_rows))
+    return _events_frame(event_rows), leads
 
 
 def load_lead_features(
