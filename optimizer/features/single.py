@@ -34,6 +34,7 @@ from optimizer.features.definitions import (
     base_columns,
 )
 from optimizer.features.history import record_as_of
+from optimizer.features.store import LEAD_FIELDS
 from optimizer.store.models import Event, Lead, LeadChange
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -214,15 +215,7 @@ def feature_row(events: Sequence[EventRow], lead: LeadRow, as_of: dt.datetime) -
     return ordered
 
 
-_LEAD_QUERY = select(
-    Lead.created_at,
-    Lead.source,
-    Lead.vertical,
-    Lead.state,
-    Lead.timezone,
-    Lead.attributes,
-    Lead.updated_at,
-)
+_LEAD_QUERY = select(*LEAD_FIELDS, Lead.updated_at)
 _EVENT_QUERY = select(Event.type, Event.channel, Event.occurred_at, Event.value, Event.marketing)
 # Built once: SQLAlchemy reuses their compiled form on every decision.
 _LEAD_BY_ID = _LEAD_QUERY.where(Lead.id.in_(bindparam("ids", expanding=True)))

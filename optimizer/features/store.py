@@ -21,6 +21,15 @@ from optimizer.features.history import lead_versions
 from optimizer.store.models import Event, Lead, LeadChange
 
 CHUNK = 5_000
+# The lead fields features read (LEAD_COLUMNS after lead_id), in that order.
+LEAD_FIELDS = (
+    Lead.created_at,
+    Lead.source,
+    Lead.vertical,
+    Lead.state,
+    Lead.timezone,
+    Lead.attributes,
+)
 
 
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
@@ -82,15 +91,7 @@ def load_frames(
         Event.value,
         Event.marketing,
     )
-    lead_cols = (
-        Lead.id,
-        Lead.created_at,
-        Lead.source,
-        Lead.vertical,
-        Lead.state,
-        Lead.timezone,
-        Lead.attributes,
-    )
+    lead_cols = (Lead.id, *LEAD_FIELDS)
     batches: list[list[int] | None] = list(_chunks(lead_ids)) if lead_ids is not None else [None]
     event_rows: list[tuple[object, ...]] = []
     lead_rows: list[tuple[object, ...]] = []
