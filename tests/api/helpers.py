@@ -66,3 +66,23 @@ def decide(client: httpx.Client, lead_id: int, as_of: dt.datetime, **extra: Any)
 
 def codes(decision: dict[str, Any]) -> list[str]:
     return [r["code"] for r in decision["reasons"]]
+
+
+def new_experiment(
+    client: httpx.Client, *, name: str, metric: str, policy: str = "thompson"
+) -> dict[str, Any]:
+    """A two-variant experiment (A: ``TEMPLATE``, B: a one-word variation of it)."""
+    response = client.post(
+        "/v1/experiments",
+        json={
+            "name": name,
+            "metric": metric,
+            "policy": policy,
+            "variants": [
+                {"name": "A", "template": TEMPLATE},
+                {"name": "B", "template": TEMPLATE.replace("one tap", "a tap")},
+            ],
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]

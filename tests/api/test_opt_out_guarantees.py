@@ -16,7 +16,7 @@ import pytest
 from experiments.reliability_race import daytime_area_codes, phone_numbers
 from optimizer.settings import Settings
 from tests.api.conftest import LiveServer, serve
-from tests.api.helpers import TEMPLATE, codes, decide, iso, new_lead
+from tests.api.helpers import TEMPLATE, codes, decide, iso, new_experiment, new_lead
 
 TUESDAY_AFTERNOON_NY = dt.datetime(2026, 11, 17, 19, 0, tzinfo=dt.UTC)
 
@@ -208,18 +208,7 @@ def test_a_replayed_stop_answers_its_confirmation_again(live_server: LiveServer)
 def test_an_outcome_naming_another_leads_decision_is_refused(live_server: LiveServer) -> None:
     now = TUESDAY_AFTERNOON_NY
     with live_server.client() as client:
-        experiment = client.post(
-            "/v1/experiments",
-            json={
-                "name": "own-lead",
-                "metric": "conversion",
-                "policy": "thompson",
-                "variants": [
-                    {"name": "A", "template": TEMPLATE},
-                    {"name": "B", "template": TEMPLATE.replace("one tap", "a tap")},
-                ],
-            },
-        ).json()
+        experiment = new_experiment(client, name="own-lead", metric="conversion")
         lead_a = new_lead(client, phone="(212) 555-0147", created_at=now)
         lead_b = new_lead(client, phone="(212) 555-0148", created_at=now)
         decision = decide(client, lead_a["id"], now, experiment_id=experiment["id"])
@@ -249,18 +238,7 @@ def test_an_outcome_naming_another_leads_decision_is_refused(live_server: LiveSe
 def test_the_same_events_from_twenty_clients_are_stored_once(live_server: LiveServer) -> None:
     now = TUESDAY_AFTERNOON_NY
     with live_server.client() as client:
-        experiment = client.post(
-            "/v1/experiments",
-            json={
-                "name": "replay",
-                "metric": "reply",
-                "policy": "thompson",
-                "variants": [
-                    {"name": "A", "template": TEMPLATE},
-                    {"name": "B", "template": TEMPLATE.replace("one tap", "a tap")},
-                ],
-            },
-        ).json()
+        experiment = new_experiment(client, name="replay", metric="reply")
         leads = [new_lead(client, phone=f"(212) 555-01{60 + i}", created_at=now) for i in range(5)]
         decisions = [
             decide(client, lead["id"], now, experiment_id=experiment["id"]) for lead in leads
