@@ -62,34 +62,24 @@ def reload_models(state: StateDep, _key: AdminKey) -> dict[str, Any]:
     return {"models": state.reload_models().models.versions()}
 
 
-def _key_out(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "scopes": list(row.scopes),
-        "created_at": row.created_at.isoformat(),
-        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
-    }
-
-
 @router.get("/v1/keys")
 def keys_list(state: StateDep, _key: AdminKey) -> dict[str, Any]:
     """Every API key: id, name, scopes, when created and revoked (never the key or its hash)."""
-    from optimizer.service.keys import list_keys
+    from optimizer.service.keys import key_summary, list_keys
 
     with state.sessions() as session:
-        return {"keys": [_key_out(row) for row in list_keys(session)]}
+        return {"keys": [key_summary(row) for row in list_keys(session)]}
 
 
 @router.post("/v1/keys/{key_id}/revoke")
 def keys_revoke(key_id: IdPath, state: StateDep, _key: AdminKey) -> dict[str, Any]:
     """Revoke a key: it stops working at once in this server process (and its UI sessions
     everywhere); other processes drop their cached verification within key_cache_seconds."""
-    from optimizer.service.keys import revoke_key
+    from optimizer.service.keys import key_summary, revoke_key
 
     with state.writer_turn(), transaction(state.write_sessions) as session:
         row = revoke_key(session, key_id, now=server_now())
-        body = _key_out(row)
+        body = key_summary(row)
     # After the commit: a request verifying the key from now on finds it revoked.
     state.keys.drop(key_id)
     return body

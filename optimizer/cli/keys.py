@@ -8,9 +8,8 @@ import typer
 
 from optimizer.cli.app import keys_app
 from optimizer.cli.common import emit_json, settings
-from optimizer.service.keys import SCOPES, create_key, list_keys, revoke_key
+from optimizer.service.keys import SCOPES, create_key, key_summary, list_keys, revoke_key
 from optimizer.store.db import make_engine, require_head, session_factory, transaction, upgrade
-from optimizer.store.models import ApiKey
 
 
 @keys_app.command("create")
@@ -36,16 +35,6 @@ def keys_create(
     )
 
 
-def _key_row(row: ApiKey) -> dict[str, object]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "scopes": list(row.scopes),
-        "created_at": row.created_at.isoformat(),
-        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
-    }
-
-
 @keys_app.command("list")
 def keys_list() -> None:
     """List the API keys (id, name, scopes, created, revoked); never the key or its hash."""
@@ -53,7 +42,7 @@ def keys_list() -> None:
     try:
         upgrade(engine)
         with session_factory(engine)() as session:
-            rows = [_key_row(row) for row in list_keys(session)]
+            rows = [key_summary(row) for row in list_keys(session)]
     finally:
         engine.dispose()
     typer.echo(f"{'id':>5}  {'name':<24} {'scopes':<24} {'created (UTC)':<20} revoked (UTC)")
@@ -78,7 +67,7 @@ def keys_revoke(
     try:
         upgrade(engine)
         with transaction(session_factory(engine)) as session:
-            row = _key_row(revoke_key(session, key, now=dt.datetime.now(dt.UTC)))
+            row = key_summary(revoke_key(session, key, now=dt.datetime.now(dt.UTC)))
     finally:
         engine.dispose()
     typer.echo(f"key {row['id']} '{row['name']}' revoked at {row['revoked_at']}")

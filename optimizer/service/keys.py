@@ -101,6 +101,17 @@ def revoke_key(session: Session, ident: str | int, *, now: dt.datetime) -> ApiKe
     return row
 
 
+def key_summary(row: ApiKey) -> dict[str, object]:
+    """What may be shown of a key (the API's and the CLI's listing): never the key or its hash."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "scopes": list(row.scopes),
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
 def list_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
 
