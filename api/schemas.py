@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from optimizer.store.models import CHANNELS, EVENT_TYPES
+from optimizer.vocabulary import CHANNELS, EVENT_TYPES
 
 # Row ids are 64-bit signed integers in every store: a larger one is refused (422 naming the
 # field), not sent to the database driver, which cannot bind it.

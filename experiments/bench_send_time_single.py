@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from optimizer.decide.models import LoadedModels
 from optimizer.demo.runner import demo_settings
 from optimizer.models.send_time import SendTimeModel
-from optimizer.models.send_time_features import load_lead_features
 from optimizer.models.send_time_single import send_time_inputs, send_time_row
+from optimizer.models.send_time_store import load_lead_features
 from optimizer.store.db import make_engine, session_factory
 from optimizer.store.models import Event, Lead
 

@@ -43,8 +43,8 @@ from optimizer.models.send_time_features import (
     hour_counts,
     lead_frame,
     local_hour_weekday,
-    store_frames,
 )
+from optimizer.models.send_time_store import store_frames
 from optimizer.models.slot_matrix import slot_matrix
 from optimizer.settings import Settings
 

@@ -110,7 +110,7 @@ def _cell(value: Any) -> str:
 @router.post("/v1/compliance/banned-dates", status_code=201)
 async def add_banned_date(body: BannedDateIn, state: StateDep, _key: AdminKey) -> dict[str, Any]:
     """Add a banned day for a state (a governor-declared holiday, an emergency)."""
-    from optimizer.compliance.banned_days import add_banned_date as add
+    from optimizer.store.banned_dates import add_banned_date as add
 
     def work(session: Session) -> dict[str, Any]:
         row = add(session, state=body.state, day=body.date, reason=body.reason, now=server_now())

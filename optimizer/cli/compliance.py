@@ -22,12 +22,12 @@ from optimizer.compliance.audit import (
     audit_record,
     check_header,
 )
-from optimizer.compliance.banned_days import add_banned_date
 from optimizer.compliance.dnc import check_registry, import_dnc, parse_dnc_text
 from optimizer.compliance.policy import POLICY_NAMES, policy_from_settings
 from optimizer.compliance.rules import rules_version
 from optimizer.errors import InvalidInput
 from optimizer.phones import STATE_CODES
+from optimizer.store.banned_dates import add_banned_date
 from optimizer.store.db import make_engine, require_head, session_factory, transaction
 
 banned_app = typer.Typer(help="Run-time banned days (governor-declared holidays, emergencies).")

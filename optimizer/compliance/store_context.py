@@ -15,7 +15,6 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from optimizer.compliance.banned_days import add_banned_date
 from optimizer.compliance.inbound import classify_inbound
 from optimizer.compliance.model import (
     BannedDay,
@@ -28,6 +27,7 @@ from optimizer.compliance.model import (
 from optimizer.compliance.policy import policy_from_settings
 from optimizer.phones import InvalidPhone, PhoneInfo, parse_phone
 from optimizer.settings import Settings
+from optimizer.store.banned_dates import add_banned_date
 from optimizer.store.models import (
     BannedDate,
     Consent,

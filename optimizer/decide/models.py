@@ -165,7 +165,7 @@ class LoadedModels:
     def send_time_features(
         self, session: Session, *, lead_ids: Sequence[int], now: dt.datetime
     ) -> pd.DataFrame:
-        from optimizer.models.send_time_features import load_lead_features
+        from optimizer.models.send_time_store import load_lead_features
 
         features, _zones = load_lead_features(session, lead_ids=list(lead_ids), as_of=now)
         return features

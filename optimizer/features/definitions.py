@@ -21,7 +21,7 @@ zero-party ``attributes``, sorted by key):
 
 from __future__ import annotations
 
-from optimizer.store.models import CHANNELS, EVENT_TYPES
+from optimizer.vocabulary import CHANNELS, EVENT_TYPES
 
 FEATURE_SOURCE = "store:v1"
 __all__ = ["CHANNELS", "EVENT_TYPES"]

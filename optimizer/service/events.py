@@ -22,7 +22,6 @@ from optimizer.service.leads import validate_channel
 from optimizer.settings import Settings
 from optimizer.store.locks import lock_numbers
 from optimizer.store.models import (
-    EVENT_TYPES,
     Decision,
     DecisionConfirmation,
     Event,
@@ -31,6 +30,7 @@ from optimizer.store.models import (
     Suppression,
 )
 from optimizer.timebounds import check_time, clamp_opt_out_time, require_aware
+from optimizer.vocabulary import EVENT_TYPES
 
 # Which experiment metric an outcome event feeds.
 OUTCOME_METRICS = {

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from optimizer.errors import InvalidInput, NotFound
 from optimizer.phones import STATE_CODES, parse_phone
-from optimizer.store.models import CHANNELS, Consent, Lead, LeadChange
+from optimizer.store.models import Consent, Lead, LeadChange
+from optimizer.vocabulary import CHANNELS
 
 CONSENT_METHODS = ("web", "keyword", "paper", "voice")
 

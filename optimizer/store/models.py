@@ -36,23 +36,6 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-# One timeline for every channel: the event types and channels the store accepts.
-EVENT_TYPES = (
-    "sent",
-    "delivered",
-    "failed",
-    "inbound",
-    "reply",
-    "click",
-    "conversion",
-    "call",
-    "webchat",
-    "email_open",
-    "visit",
-    "purchase",
-)
-CHANNELS = ("sms", "voice", "rcs", "webchat", "email")
-
 APPEND_ONLY_TABLES = (
     "consents",
     "suppressions",

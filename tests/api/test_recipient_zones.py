@@ -13,8 +13,8 @@ import datetime as dt
 import pytest
 
 from optimizer.compliance.recipient import recipient_of
-from optimizer.models.send_time_features import load_lead_features, store_frames
 from optimizer.models.send_time_single import send_time_inputs
+from optimizer.models.send_time_store import load_lead_features, store_frames
 from optimizer.store.db import make_engine, session_factory
 from tests.api.conftest import LiveServer
 from tests.api.helpers import decide, new_lead

@@ -20,7 +20,6 @@ from optimizer.models.send_time_features import (
     SLOT_FEATURES,
     LeadRows,
     lead_frame,
-    load_lead_features,
     slot_times,
 )
 from optimizer.models.send_time_single import (
@@ -30,11 +29,13 @@ from optimizer.models.send_time_single import (
     send_time_row,
     single_lead_rows,
 )
+from optimizer.models.send_time_store import load_lead_features
 from optimizer.service.events import EventInput, ingest_events
 from optimizer.service.leads import LeadInput, upsert_lead
 from optimizer.settings import Settings
 from optimizer.store.db import transaction
-from optimizer.store.models import EVENT_TYPES, Event, Lead
+from optimizer.store.models import Event, Lead
+from optimizer.vocabulary import EVENT_TYPES
 
 NOW = dt.datetime(2026, 3, 8, 7, 30, 15, 250_000, tzinfo=dt.UTC)  # the US DST switch day
 ZONES = (

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from optimizer.errors import InvalidInput
 from optimizer.models.send_time import SendTimeModel
-from optimizer.models.send_time_features import lead_frame, load_lead_features, slot_times
+from optimizer.models.send_time_features import lead_frame, slot_times
+from optimizer.models.send_time_store import load_lead_features
 from optimizer.settings import Settings
 from optimizer.simulation import SimConfig, World
 from optimizer.simulation.history import write_history
