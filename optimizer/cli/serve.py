@@ -9,27 +9,38 @@ from optimizer.cli.common import settings
 from optimizer.errors import OptimizerError
 from optimizer.store.db import make_engine, upgrade
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
 
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(1, min=1, max=64, help="Number of uvicorn worker processes."),
-    log_level: str = typer.Option("info", help="uvicorn log level."),
+    log_level: str = typer.Option(
+        "info", help=f"Log level ({', '.join(LOG_LEVELS)}); 'info' logs one line per request."
+    ),
 ) -> None:
     """Serve the API (OpenAPI docs at /docs); runs 'db upgrade' (the store and the MLflow
-    store) before it starts."""
+    store) before it starts. Logs go to stderr, one JSON object per line
+    (OPTIMIZER_LOG_FORMAT=console for readable lines)."""
     import uvicorn
 
+    from optimizer.logs import logging_config
     from optimizer.models.mlflow_store import ensure_store
 
-    engine = make_engine(settings().resolved_database_url())
+    if log_level.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"{log_level!r} is not one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
+        )
+    resolved = settings()
+    engine = make_engine(resolved.resolved_database_url())
     try:
         upgrade(engine)
     finally:
         engine.dispose()
     try:
-        ensure_store(settings().resolved_mlflow_uri())
+        ensure_store(resolved.resolved_mlflow_uri())
     except OptimizerError as exc:  # the server still starts: the baselines answer
         typer.echo(f"warning: {exc.message}", err=True)
     uvicorn.run(
@@ -38,5 +49,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level=log_level,
+        log_level=log_level.lower(),
+        # Every process (each worker too) logs through structlog's formatter; the app writes
+        # one line per request itself, so uvicorn's access log is off.
+        log_config=logging_config(resolved.log_format, log_level),
+        access_log=False,
     )
