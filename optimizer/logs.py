@@ -14,6 +14,7 @@ formatter on the root logger of this process (tests, scripts).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -65,7 +66,13 @@ def mask_phones(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> 
     return event_dict
 
 
-_FIRST = ("timestamp", "level", "event", "logger", "request_id")
+_FIRST = ("timestamp", "level", "event", "logger", "pid", "request_id")
+
+
+def _add_pid(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """The process id: which worker of ``optimizer serve --workers N`` wrote the line."""
+    event_dict.setdefault("pid", os.getpid())
+    return event_dict
 
 
 def _first_keys_first(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
@@ -81,6 +88,7 @@ def _shared() -> list[Processor]:
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_pid,
     ]
 
 

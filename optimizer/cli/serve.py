@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import typer
 
 from optimizer.cli.app import app
@@ -10,6 +14,27 @@ from optimizer.errors import OptimizerError
 from optimizer.store.db import make_engine, upgrade
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_multiprocess_dir(var_dir: Path) -> Path:
+    """Set ``PROMETHEUS_MULTIPROC_DIR`` for the worker processes about to start, to an empty
+    directory: the operator's (its ``*.db`` files removed: values of an earlier run would be
+    added to this one's), else ``var_dir/prometheus-multiproc`` (recreated). Call it before
+    the workers start and before this process imports anything that makes a metric."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    else:
+        path = var_dir.resolve() / "prometheus-multiproc"
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(path)
+    return path
 
 
 @app.command("serve")
@@ -39,6 +64,10 @@ def serve(
         upgrade(engine)
     finally:
         engine.dispose()
+    if workers > 1 or os.environ.get(MULTIPROC_ENV):
+        # Metrics summed over the workers (prometheus_client's multiprocess mode): the
+        # directory is set in the environment the workers inherit.
+        prepare_multiprocess_dir(resolved.var_dir)
     try:
         ensure_store(resolved.resolved_mlflow_uri())
     except OptimizerError as exc:  # the server still starts: the baselines answer
