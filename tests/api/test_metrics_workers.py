@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,8 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from experiments.live_server import ServerProcess, running_server
 from tests.api.helpers import TEMPLATE, new_lead
-
-pytestmark = pytest.mark.slow
 
 
 def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
@@ -50,6 +50,7 @@ def _decision_pids(log: Path, request_ids: set[str]) -> set[int]:
     return pids
 
 
+@pytest.mark.slow
 def test_metrics_are_summed_over_two_workers(tmp_path: Path) -> None:
     var_dir = tmp_path / "var"
     stale = var_dir / "prometheus-multiproc"
@@ -86,3 +87,24 @@ def test_metrics_are_summed_over_two_workers(tmp_path: Path) -> None:
             # A live sum over the workers: this scrape is the one request in progress.
             assert _samples(text, "optimizer_requests_in_progress") == [({}, 1.0)]
         assert len(list(stale.glob("counter_*.db"))) == 2  # one file per worker
+
+
+def test_live_gauges_of_gone_processes_are_dropped_at_scrape(tmp_path: Path) -> None:
+    from api.telemetry import _forget_dead_processes
+
+    dead_pid = _ended_pid()
+    (tmp_path / f"gauge_livesum_{dead_pid}.db").write_bytes(b"")
+    (tmp_path / f"gauge_livemax_{dead_pid}.db").write_bytes(b"")
+    (tmp_path / f"gauge_livesum_{os.getpid()}.db").write_bytes(b"")
+    (tmp_path / f"counter_{dead_pid}.db").write_bytes(b"")  # counters of the dead still count
+    _forget_dead_processes(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"counter_{dead_pid}.db", f"gauge_livesum_{os.getpid()}.db"]
+    )
+
+
+def _ended_pid() -> int:
+    """The pid of a child that has exited and been reaped (free, barring reuse)."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
