@@ -17,13 +17,15 @@ import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from api.errors import CatchAll, install_error_handlers
+from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.openapi import install_openapi
+from api.requestlog import RequestLog
 from api.routes import health
 from api.state import AppState
 from api.telemetry import install_metrics
 from optimizer import __version__
+from optimizer.logs import configure_structlog
 from optimizer.service.keys import VerifiedKeyCache
 from optimizer.settings import Settings, get_settings
 from optimizer.store.db import checkpoint, make_engine, session_factory, upgrade
@@ -80,6 +82,7 @@ async def _checkpoint_every(engine: Engine, seconds: float) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     resolved = settings or get_settings()
+    configure_structlog()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -143,6 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module_name in _OPTIONAL_ROUTERS:
         module = importlib.import_module(f"api.routes.{module_name}")
         app.include_router(module.router)
-    app.add_middleware(CatchAll)  # added last: outermost, it sees what every other one raised
+    # Added last: outermost, it sees every response (the request id, the log line) and what
+    # every other middleware raised (the catch-all 500).
+    app.add_middleware(RequestLog)
     install_openapi(app)
     return app

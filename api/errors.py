@@ -1,20 +1,14 @@
 """Every error is JSON ``{"error": {"code", "message", "field"?}}``, an unexpected one too
-(``internal_error`` with a request id, see :class:`CatchAll`)."""
+(``internal_error`` with a request id, see :class:`api.requestlog.RequestLog`)."""
 
 from __future__ import annotations
 
-import json
-import logging
-import re
-import traceback
-import uuid
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from optimizer.errors import Conflict, InvalidInput, NotFound, OptimizerError, StoreError
 
@@ -75,87 +69,3 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def http_error(status: int, code: str, message: str, field: str | None = None) -> HTTPException:
     return HTTPException(status_code=status, detail=error_body(code, message, field))
-
-
-logger = logging.getLogger("api.errors")
-
-_DIGIT_RUN = re.compile(r"\d{4,}")
-_PROJECT_PARTS = ("/api/", "/optimizer/")
-
-
-def _mask(text: str) -> str:
-    """Digit runs of four or more (a phone number, an id in a path) as ``#``."""
-    return _DIGIT_RUN.sub(lambda m: "#" * len(m.group()), text)
-
-
-def _location(exc: BaseException) -> str:
-    """``file:line`` of the innermost frame of the project's own code (else the innermost)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if any(part in f.filename for part in _PROJECT_PARTS)]
-    if not (ours or frames):
-        return "unknown"
-    frame = (ours or frames)[-1]
-    name = frame.filename
-    for part in _PROJECT_PARTS:
-        if part in name:
-            name = part.strip("/") + "/" + name.split(part, 1)[1]
-            break
-    return f"{name}:{frame.lineno} in {frame.name}"
-
-
-class CatchAll:
-    """Pure ASGI middleware, outermost: an exception no handler took becomes a 500 with the JSON
-    error body and a request id (also in ``X-Request-ID``), and one log line with the request
-    id, the route, the exception's type and where it was raised. The exception's message and
-    traceback are not logged (they may hold a phone number or a message's text), and nothing is
-    re-raised, so neither Starlette nor uvicorn prints them either."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            request_id = uuid.uuid4().hex
-            route = getattr(scope.get("route"), "path", None) or _mask(scope.get("path", "?"))
-            logger.error(
-                "request %s %s %s failed: %s at %s%s",
-                request_id,
-                scope.get("method", "?"),
-                route,
-                type(exc).__name__,
-                _location(exc),
-                " (after the response started)" if started else "",
-            )
-            if started:  # too late for a status: the connection is closed as it is
-                return
-            body = error_body(
-                "internal_error",
-                f"internal error; the server's log has the details under request id {request_id}",
-            )
-            body["error"]["request_id"] = request_id
-            payload = json.dumps(body).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(payload)).encode()),
-                        (b"x-request-id", request_id.encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": payload})

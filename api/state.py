@@ -13,6 +13,7 @@ import anyio
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.telemetry import MODEL_FALLBACKS
 from optimizer.service.keys import VerifiedKeyCache
 from optimizer.settings import Settings
 
@@ -85,6 +86,7 @@ class AppState:
         from optimizer.decide.service import DecisionService
 
         models = LoadedModels.load(self.settings)
+        MODEL_FALLBACKS.set(len(models.failures))
         return DecisionService(settings=self.settings, models=models, seed=self.settings.seed)
 
     def reload_models(self) -> DecisionService:

@@ -43,6 +43,7 @@ class ServerProcess:
     env: dict[str, str]
     workers: int
     log_path: Path
+    log_level: str = "warning"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def client(self, scope: str = "admin", *, timeout: float = 60.0) -> httpx.Client:
@@ -66,7 +67,7 @@ class ServerProcess:
                 "--workers",
                 str(self.workers),
                 "--log-level",
-                "warning",
+                self.log_level,
             ],
             env=self.env,
             stdout=log,
@@ -146,6 +147,7 @@ def running_server(
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
     now: dt.datetime | None = None,
+    log_level: str = "warning",
 ) -> Iterator[ServerProcess]:
     """A server on ``var_dir`` (SQLite there unless ``database_url``), stopped at the end."""
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -176,6 +178,7 @@ def running_server(
         env=env,
         workers=workers,
         log_path=var_dir / "server.log",
+        log_level=log_level,
     )
     server.start()
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,8 @@ class Settings(BaseSettings):
     # of those, single-lead decisions (CPU-bound: one thread gives the most per second).
     server_threads: int = Field(default=8, ge=1, le=256)
     decision_threads: int = Field(default=1, ge=1, le=64)
+    # Server logs: one JSON object per line (for a log shipper), or a readable console line.
+    log_format: Literal["json", "console"] = "json"
     # SQLite: how often the server copies the write-ahead log back into the database file.
     checkpoint_seconds: float = Field(default=1.0, gt=0)
 

@@ -17,6 +17,7 @@ from api.deps import (
     server_now,
 )
 from api.errors import http_error
+from api.requestlog import annotate
 from api.responses import model_response
 from api.schemas import (
     BatchIn,
@@ -103,6 +104,7 @@ def decision_out(record: DecisionRecord) -> DecisionOut:
 @router.post("/v1/next-best-action", response_model=DecisionOut)
 async def next_best_action(body: NextBestActionIn, state: StateDep, _key: DecideKey) -> Response:
     """Send what, when, or not at all, and why. The gate has the last word."""
+    annotate(lead_id=body.lead_id)
     now = decision_time(body.as_of, state.settings)
     # Decisions are CPU-bound Python: they run on threads of their own (one by default), so
     # that under load they take turns instead of contending for the interpreter lock.
@@ -125,6 +127,7 @@ def _next_best_action(state: AppState, body: NextBestActionIn, now: dt.datetime)
     with state.writer_turn(), transaction(state.write_sessions) as writer:
         write_decision(writer, record, policy=state.settings.policy)
     observe_decision(record)
+    annotate(decision_id=record.decision_id)
     return model_response(decision_out(record))
 
 
@@ -152,6 +155,7 @@ def next_best_action_batch(
         write_decisions(writer, result.logged, policy=state.settings.policy)
     for record in result.logged:
         observe_decision(record)
+    annotate(decisions=len(result.logged), selected=len(result.selected))
     return model_response(
         BatchOut(
             considered=result.considered,

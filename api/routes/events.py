@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from api.deps import IngestKey, StateDep, run_write, server_now
+from api.requestlog import annotate
 from api.routes.leads import vars_of
 from api.schemas import ActionOut, EventsIn, EventsOut
 from optimizer.service.events import EventInput, ingest_events
@@ -18,6 +19,8 @@ async def post_events(body: EventsIn, state: StateDep, _key: IngestKey) -> Event
     """Store events; a replayed idempotency key is counted once (in ``duplicates``) and answers
     the actions it answered the first time."""
     events = [EventInput(**e.model_dump()) for e in body.events]
+    leads = {e.lead_id for e in body.events}
+    annotate(events=len(events), lead_id=next(iter(leads)) if len(leads) == 1 else None)
 
     def work(session: Session) -> EventsOut:
         # The clock is read inside, after the numbers of the batch's opt-outs are locked.

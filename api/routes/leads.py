@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from api.deps import IngestKey, ReadKey, ReadSessionDep, StateDep, run_write, server_now
+from api.requestlog import annotate
 from api.schemas import (
     ActionOut,
     ConsentIn,
@@ -68,6 +69,7 @@ async def create_lead(
         return result.created, lead_out(result.lead, result.changed)
 
     created, out = await run_write(state, work)
+    annotate(lead_id=out.id)
     if not created:
         response.status_code = 200
     return out

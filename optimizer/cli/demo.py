@@ -41,13 +41,16 @@ def demo(
         "2026-10-05T04:00:00+00:00", "--start", help="Simulated start (ISO 8601 with offset)."
     ),
     var_dir: Path = typer.Option(
-        Path("var/demo"), "--var-dir", help="Where the demo's store and MLflow live (recreated)."
+        Path("var/demo"),
+        "--var-dir",
+        help="Where the demo's store, MLflow and keys live; recreated, so it must be new, empty "
+        "or a previous demo's.",
     ),
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Server port (0: any free port)."),
 ) -> None:
     """Simulate a world of leads, train both models, run our engine over real HTTP and a naive
     engine in the same world, and compare them."""
-    from optimizer.demo.runner import DemoOptions, run_demo
+    from optimizer.demo.runner import KEYS_FILE, DemoOptions, check_var_dir, run_demo
     from optimizer.demo.table import render_table, rows, summary
 
     try:
@@ -58,6 +61,7 @@ def demo(
         ) from exc
     if start_at.tzinfo is None:
         raise InvalidInput(f"--start {start!r} has no UTC offset (e.g. 2026-10-05T04:00:00+00:00)")
+    check_var_dir(var_dir)  # before anything runs: one line and exit 2 when it is not ours
     console = Console(stderr=True)
     options = DemoOptions(
         var_dir=var_dir,
@@ -94,14 +98,19 @@ def demo(
     settings = result.settings
     typer.echo("")
     typer.echo("Where to look next:")
+    keys_file = var_dir / KEYS_FILE
     typer.echo(
         f"  run the API on this store:  OPTIMIZER_DATABASE_URL={settings.resolved_database_url()} "
         f"OPTIMIZER_MLFLOW_TRACKING_URI={settings.resolved_mlflow_uri()} .venv/bin/optimizer serve"
     )
     typer.echo("  then open the API docs:     http://127.0.0.1:8000/docs")
     typer.echo(
+        f"  API keys (one per scope):   {keys_file} (mode 0600); load them with "
+        f"'set -a; . {keys_file}; set +a' and send 'Authorization: Bearer $DEMO_DECIDE_KEY'"
+    )
+    typer.echo(
         f"  experiment results:         GET /v1/experiments/{result.experiment_id}/results "
-        f"(a read key is in {var_dir / 'read-key.txt'}); pages at /ui/experiments"
+        "(DEMO_READ_KEY); pages at /ui/experiments"
     )
     typer.echo(
         f"  MLflow:                     .venv/bin/mlflow ui --backend-store-uri {settings.resolved_mlflow_uri()}"

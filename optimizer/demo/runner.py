@@ -20,7 +20,7 @@ import httpx
 from optimizer.demo.http_engine import HttpEngine
 from optimizer.demo.naive_engine import NaiveEngine
 from optimizer.demo.templates import DEMO_VARIANTS, FALLBACK_VARIANT
-from optimizer.errors import OptimizerError
+from optimizer.errors import InvalidInput, OptimizerError
 from optimizer.models.registry import client_for, promote
 from optimizer.service.keys import create_key
 from optimizer.settings import Settings
@@ -30,6 +30,21 @@ from optimizer.store.db import make_engine, session_factory, transaction, upgrad
 
 Say = Callable[[str], None]
 Progress = Callable[[str, int, int], None]
+
+# The demo marks the directory it creates, so that a later run recreates it without asking and
+# never deletes a directory it did not make.
+MARKER = ".optimizer-demo"
+KEYS_FILE = "keys.env"
+SCOPES = ("admin", "decide", "ingest", "read")
+# What a demo left before the marker existed (a directory holding only these is a demo's too).
+_DEMO_ENTRIES = (
+    "optimizer.db",
+    "mlflow.db",
+    "naive.db",
+    "mlartifacts",
+    "read-key.txt",
+    "server.log",
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,44 @@ def demo_settings(var_dir: Path) -> Settings:
     )
 
 
+def _is_demo_entry(name: str) -> bool:
+    return any(
+        name == known or name.startswith((f"{known}-", f"{known}.")) for known in _DEMO_ENTRIES
+    )
+
+
+def check_var_dir(var_dir: Path) -> None:
+    """The demo recreates ``var_dir``: refuse (``InvalidInput``) unless it is absent, empty, or
+    a previous demo's (its marker file; or, from before the marker, only the demo's own files)."""
+    if not var_dir.exists():
+        return
+    if not var_dir.is_dir():
+        raise InvalidInput(f"--var-dir {var_dir} is a file, not a directory")
+    entries = [entry.name for entry in var_dir.iterdir()]
+    if not entries or MARKER in entries or all(_is_demo_entry(name) for name in entries):
+        return
+    raise InvalidInput(
+        f"--var-dir {var_dir} is not empty and is not a previous demo's (no {MARKER} file): "
+        "the demo deletes and recreates it, so give a new or empty directory"
+    )
+
+
+def write_keys_file(var_dir: Path, keys: dict[str, str]) -> Path:
+    """One key per scope, as shell variables, readable by the owner only (mode 0600)."""
+    path = var_dir / KEYS_FILE
+    lines = [
+        "# API keys of the demo store, one per scope (shown nowhere else). In a shell:",
+        f"#   set -a; . {path}; set +a",
+        '#   curl -H "Authorization: Bearer $DEMO_READ_KEY" http://127.0.0.1:8000/v1/models',
+        *(f"DEMO_{scope.upper()}_KEY={keys[scope]}" for scope in SCOPES),
+    ]
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    return path
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -110,9 +163,13 @@ def prepare_store(
     from training.train_send_time import train_send_time
     from training.validate import validate_lead_score
 
+    check_var_dir(options.var_dir)
     if options.var_dir.exists():
         shutil.rmtree(options.var_dir)
     options.var_dir.mkdir(parents=True)
+    (options.var_dir / MARKER).write_text(
+        "Made by `optimizer demo`, which deletes and recreates this directory on each run.\n"
+    )
     world = _world(options, settings)
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
@@ -250,7 +307,7 @@ def _keys(settings: Settings) -> dict[str, str]:
     engine = make_engine(settings.resolved_database_url())
     keys: dict[str, str] = {}
     with transaction(session_factory(engine)) as session:
-        for scope in ("admin", "read"):
+        for scope in SCOPES:
             keys[scope] = create_key(
                 session, scopes=[scope], name=f"demo-{scope}", now=dt.datetime.now(dt.UTC)
             ).plaintext
@@ -260,10 +317,11 @@ def _keys(settings: Settings) -> dict[str, str]:
 
 def run_demo(options: DemoOptions, *, say: Say, progress: Progress) -> DemoResult:
     started = time.perf_counter()
+    check_var_dir(options.var_dir)
     settings = demo_settings(options.var_dir)
     world, training = prepare_store(options, settings, say)
     keys = _keys(settings)
-    (options.var_dir / "read-key.txt").write_text(keys["read"] + "\n")
+    write_keys_file(options.var_dir, keys)
     server = Server(settings, options.port)
     server.start()
     say(f"server: {server.base_url} (OpenAPI docs at {server.base_url}/docs)")

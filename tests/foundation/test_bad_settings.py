@@ -24,6 +24,7 @@ def _fresh_settings() -> Iterator[None]:
         ("OPTIMIZER_KEY_CACHE_SECONDS", "-1", "greater than or equal to 0"),
         ("OPTIMIZER_CHECKPOINT_SECONDS", "0", "greater than 0"),
         ("OPTIMIZER_SEED", "abc", "valid integer"),
+        ("OPTIMIZER_LOG_FORMAT", "xml", "'json' or 'console'"),
     ],
 )
 def test_bad_setting_is_one_line_naming_it(

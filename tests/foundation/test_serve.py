@@ -55,3 +55,44 @@ def test_serve_and_healthz(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_serve_console_log_format_writes_readable_request_lines(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "OPTIMIZER_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "OPTIMIZER_VAR_DIR": str(tmp_path),
+        "OPTIMIZER_LOG_FORMAT": "console",
+    }
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "optimizer.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        response = None
+        while time.monotonic() < deadline and response is None:
+            try:
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/healthz", headers={"X-Request-ID": "probe-1"}
+                )
+            except httpx.HTTPError:
+                assert proc.poll() is None, log.read_text()
+                time.sleep(0.3)
+        assert response is not None and response.status_code == 200
+        assert response.headers["x-request-id"] == "probe-1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    lines = [line for line in log.read_text().splitlines() if "probe-1" in line]
+    assert len(lines) == 1, log.read_text()
+    line = lines[0]
+    assert not line.startswith("{")  # console, not JSON
+    assert "request" in line and "route=/healthz" in line and "status=200" in line
+    # uvicorn's access log is off: the request's own line is the only one.
+    assert '"GET /healthz HTTP/1.1"' not in log.read_text()
