@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from optimizer.bandits.base import BasePolicy
@@ -161,14 +161,18 @@ def load_experiment(session: Session, experiment_id: int) -> Experiment:
     return experiment
 
 
+# Built once (it runs on every decision): SQLAlchemy reuses its compiled form.
+_ARMS_OF_EXPERIMENT = (
+    select(Variant, ArmStats)
+    .join(ArmStats, ArmStats.variant_id == Variant.id)
+    .where(Variant.experiment_id == bindparam("experiment_id"))
+    .order_by(Variant.position, Variant.id)
+    .execution_options(populate_existing=True)
+)
+
+
 def load_arms(session: Session, experiment_id: int) -> list[tuple[Variant, ArmStats]]:
-    rows = session.execute(
-        select(Variant, ArmStats)
-        .join(ArmStats, ArmStats.variant_id == Variant.id)
-        .where(Variant.experiment_id == experiment_id)
-        .order_by(Variant.position, Variant.id)
-        .execution_options(populate_existing=True)
-    ).all()
+    rows = session.execute(_ARMS_OF_EXPERIMENT, {"experiment_id": experiment_id}).all()
     return [(row[0], row[1]) for row in rows]
 
 

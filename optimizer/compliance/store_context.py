@@ -28,6 +28,7 @@ from optimizer.compliance.model import (
 from optimizer.compliance.policy import policy_from_settings
 from optimizer.phones import InvalidPhone, PhoneInfo, parse_phone
 from optimizer.settings import Settings
+from optimizer.store.db import core_execute
 from optimizer.store.models import (
     BannedDate,
     Consent,
@@ -240,7 +241,7 @@ _LATEST_SUPPRESSION_OF_PHONE = (
 _DNC_IMPORTS_WITH_PHONE = (
     select(
         DncImport.id,
-        DncImport.registry_name,
+        DncImport.registry_name.label("registry_name"),  # the attribute's name, not the column's
         DncImport.as_of,
         exists()
         .where(DncNumber.import_id == DncImport.id, DncNumber.phone_e164 == bindparam("phone"))
@@ -288,9 +289,10 @@ def build_context(
     phone_key = {"phone": lead.phone_e164, "now": now}
     consents = tuple(
         ConsentEntry("grant" if c.kind == "grant" else "revoke", c.occurred_at, c.brand, c.method)
-        for c in session.execute(_CONSENTS_OF_PHONE, phone_key)
+        for c in core_execute(session, _CONSENTS_OF_PHONE, phone_key)
     )
-    latest = session.execute(
+    latest = core_execute(
+        session,
         _LATEST_SUPPRESSION_OF_PHONE,
         {"phone": lead.phone_e164, "now": suppressions_until or now},
     ).first()
@@ -300,13 +302,13 @@ def build_context(
         else None
     )
     imports: dict[str, tuple[int, dt.date, bool]] = {}
-    for row in session.execute(_DNC_IMPORTS_WITH_PHONE, phone_key):
+    for row in core_execute(session, _DNC_IMPORTS_WITH_PHONE, phone_key):
         imports.setdefault(row.registry_name, (row.id, row.as_of, bool(row.listed)))
     ever_sent = False
     sends: list[dt.datetime] = []
     last_reply: dt.datetime | None = None
-    for e in session.execute(
-        _SENDS_AND_REPLIES_OF_LEAD, {"lead": lead.id, "now": now, "earliest": earliest}
+    for e in core_execute(
+        session, _SENDS_AND_REPLIES_OF_LEAD, {"lead": lead.id, "now": now, "earliest": earliest}
     ):
         if e.type == "sent":
             ever_sent = True
@@ -316,7 +318,9 @@ def build_context(
             last_reply = e.occurred_at
     banned = tuple(
         BannedDay(state=b.state, day=b.day, reason=b.reason)
-        for b in session.execute(_BANNED_SINCE, {"since": (earliest - dt.timedelta(days=1)).date()})
+        for b in core_execute(
+            session, _BANNED_SINCE, {"since": (earliest - dt.timedelta(days=1)).date()}
+        )
     )
     phone, error = _parse(lead.phone_e164)
     states = {lead.state.upper()} if lead.state else set()

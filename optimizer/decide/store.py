@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from optimizer.decide.render import LeadFacts
 from optimizer.decide.types import DecisionReason, DecisionRecord, TopFeature
 from optimizer.errors import NotFound
+from optimizer.store.db import core_execute
 from optimizer.store.models import Decision, DecisionConfirmation, Event, Lead, Variant
 
 _LATEST_EVENT_BY_TYPE = (
@@ -26,7 +27,7 @@ def load_facts(session: Session, *, lead: Lead, now: dt.datetime) -> LeadFacts:
     (what :func:`load_facts_many` gives for this lead, with a statement built once)."""
     latest = {
         kind: _aware(at)
-        for kind, at in session.execute(_LATEST_EVENT_BY_TYPE, {"lead": lead.id, "now": now})
+        for kind, at in core_execute(session, _LATEST_EVENT_BY_TYPE, {"lead": lead.id, "now": now})
         if at is not None
     }
     return _facts(lead, latest)
@@ -101,14 +102,18 @@ def decision_row(record: DecisionRecord, *, policy: str) -> dict[str, Any]:
     )
 
 
+_INSERT_DECISION = insert(Decision.metadata.tables[Decision.__tablename__])
+
+
 def write_decisions(session: Session, records: Sequence[DecisionRecord], *, policy: str) -> None:
     """Append decisions to the log in one statement (append-only: never updated afterwards).
 
     A Core insert on the table (its column names are the attributes' names): the ORM's bulk
     insert path costs about as much Python again per row, and nothing here needs the ORM."""
     if records:
-        session.execute(
-            insert(Decision.metadata.tables[Decision.__tablename__]),
+        core_execute(
+            session,
+            _INSERT_DECISION,
             [decision_row(r, policy=policy) for r in records],
         )
 

@@ -33,6 +33,7 @@ from optimizer.features.definitions import (
     WINDOWS_DAYS,
     base_columns,
 )
+from optimizer.store.db import core_execute
 from optimizer.store.models import Event, Lead
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -248,11 +249,11 @@ def lead_feature_row(
             lead.attributes,
         )
     else:
-        found = session.execute(_LEAD_BY_ID, {"ids": [lead_id]}).first()
+        found = core_execute(session, _LEAD_BY_ID, {"ids": [lead_id]}).first()
         if found is None:
             raise InvalidInput(f"lead ids {[lead_id]} are not in the store (1 unknown)")
         fields = tuple(found)
-    rows = session.execute(_EVENTS_BEFORE, {"ids": [lead_id], "as_of": as_of}).all()
+    rows = core_execute(session, _EVENTS_BEFORE, {"ids": [lead_id], "as_of": as_of}).all()
     events = [
         EventRow(
             type=kind,

@@ -30,6 +30,7 @@ from optimizer.models.send_time_features import (
     engagement_mask,
     lead_zone,
 )
+from optimizer.store.db import core_execute
 from optimizer.store.models import Event, Lead
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -125,12 +126,12 @@ def send_time_inputs(
     """(lead columns for ``score_slots``, the lead's zone) from its events before ``as_of``
     (the caller may pass the ``lead`` it already loaded, saving a query)."""
     if lead is None or lead.id != int(lead_id):
-        lead = session.execute(_LEAD_BY_ID, {"lead": int(lead_id)}).first()  # type: ignore[assignment]
+        lead = core_execute(session, _LEAD_BY_ID, {"lead": int(lead_id)}).first()  # type: ignore[assignment]
     if lead is None:
         raise InvalidInput(
             f"lead id {lead_id} does not exist (a known lead id expected)", field="lead_id"
         )
-    events = session.execute(_EVENTS_BEFORE, {"lead": int(lead_id), "as_of": as_of}).all()
+    events = core_execute(session, _EVENTS_BEFORE, {"lead": int(lead_id), "as_of": as_of}).all()
     zone = lead_zone(lead.phone_e164, lead.timezone)
     rows = single_lead_rows(
         vertical=lead.vertical,
