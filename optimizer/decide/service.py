@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from optimizer.bandits.experiment_store import load_arms, variant_chooser
+from optimizer.bandits.experiment_store import load_arms, read_experiment, variant_chooser
 from optimizer.compliance import (
     GateContext,
     Verdict,
@@ -28,7 +28,7 @@ from optimizer.compliance.store_context import build_context
 from optimizer.decide.models import LoadedModels, ScoreRow
 from optimizer.decide.render import LeadFacts, lead_tokens, render
 from optimizer.decide.slots import as_datetime64, candidate_slots, local_iso, primary_zone
-from optimizer.decide.store import load_facts, load_lead_events
+from optimizer.decide.store import load_facts, load_lead_events, read_lead
 from optimizer.decide.types import (
     PERMANENT_PREFIXES,
     DecisionReason,
@@ -87,7 +87,7 @@ def candidates_and_arms(
         if template is None:
             raise InvalidInput("one of experiment_id or template is required", field="template")
         return None, [Candidate(None, None, template)], []
-    experiment = session.get(Experiment, experiment_id)
+    experiment = read_experiment(session, experiment_id)
     if experiment is None:
         raise NotFound(f"experiment {experiment_id} does not exist", field="experiment_id")
     if experiment.status != "running":
@@ -119,7 +119,7 @@ class DecisionService:
         horizon_hours: int,
         now: dt.datetime,
     ) -> DecisionRecord:
-        lead = session.get(Lead, lead_id)
+        lead = read_lead(session, lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id} does not exist", field="lead_id")
         experiment, candidates, arms = candidates_and_arms(
@@ -136,7 +136,9 @@ class DecisionService:
             return record
         score = self.models.score_one(session, lead=lead, now=now, events=events)
         chooser = (
-            variant_chooser(session, experiment_id=experiment.id, now=now, arms=arms)
+            variant_chooser(
+                session, experiment_id=experiment.id, now=now, arms=arms, experiment=experiment
+            )
             if experiment is not None
             else None
         )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from optimizer.decide.render import LeadFacts
 from optimizer.decide.types import DecisionReason, DecisionRecord, TopFeature
@@ -21,6 +21,23 @@ _LATEST_EVENT_BY_TYPE = (
     .where(Event.lead_id == bindparam("lead"), Event.occurred_at <= bindparam("now"))
     .group_by(Event.type)
 )
+
+
+# Every mapped column of a lead, labelled with its attribute's name.
+_LEAD_BY_ID = select(
+    *(getattr(Lead, attr.key).label(attr.key) for attr in Lead.__mapper__.column_attrs)
+).where(Lead.id == bindparam("lead"))
+
+
+def read_lead(session: Session, lead_id: int) -> Lead | None:
+    """The lead's row as a detached ``Lead`` (not in the session; for reading), with one Core
+    select: ``session.get`` costs about three times as much on the decision's path."""
+    row = core_execute(session, _LEAD_BY_ID, {"lead": lead_id}).first()
+    if row is None:
+        return None
+    lead = Lead(**row._mapping)
+    make_transient_to_detached(lead)
+    return lead
 
 
 _LEAD_EVENTS_UP_TO = select(
