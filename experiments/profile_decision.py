@@ -104,7 +104,10 @@ def main() -> None:
     parser.add_argument(
         "--loops", nargs="+", choices=("service", "app"), default=["service", "app"]
     )
-    parser.add_argument("--profile", action="store_true", help="cProfile the service loop")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile a loop (see --profile-loop)"
+    )
+    parser.add_argument("--profile-loop", choices=("service", "app"), default="service")
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--top", type=int, default=60)
     parser.add_argument("--dump", default=None, help="also write the raw profile here")
@@ -156,7 +159,8 @@ def main() -> None:
                 return call
 
             if args.profile:
-                calls = [service_call(b) for label in AS_OF for b in bodies(AS_OF[label])]
+                make_call = app_call if args.profile_loop == "app" else service_call
+                calls = [make_call(b) for label in AS_OF for b in bodies(AS_OF[label])]
                 for call in calls[:20]:
                     call()
                 profiler = cProfile.Profile()
