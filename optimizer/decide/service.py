@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from optimizer.bandits.experiment_store import read_arms, read_experiment, variant_chooser
+from optimizer.bandits.experiment_store import load_arms, read_experiment, variant_chooser
 from optimizer.compliance import (
     GateContext,
     Verdict,
@@ -95,7 +95,7 @@ def candidates_and_arms(
             f"experiment {experiment_id} is {experiment.status} (a running experiment expected)",
             field="experiment_id",
         )
-    arms = read_arms(session, experiment_id)
+    arms = load_arms(session, experiment_id)
     candidates = [Candidate(v.id, v.name, v.template) for v, _ in arms if not v.paused]
     return experiment, candidates, arms
 
