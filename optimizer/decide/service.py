@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from optimizer.compliance import (
     evaluate,
     segment_info,
 )
+from optimizer.compliance.gate import GateMemo
 from optimizer.compliance.store_context import build_context
 from optimizer.decide.models import LoadedModels, ScoreRow
 from optimizer.decide.render import LeadFacts, lead_tokens, render
@@ -60,6 +61,8 @@ class Prepared:
     context: GateContext
     # The lead's events up to the decision time, read once (None: each reader queries its own).
     events: LeadEvents | None = None
+    # The gate's memo for this decision's verdicts (see optimizer.compliance.gate.evaluate).
+    gate_memo: GateMemo = field(default_factory=dict)
 
 
 def decision_rng(seed: int, lead_id: int, now: dt.datetime) -> np.random.Generator:
@@ -180,9 +183,16 @@ class DecisionService:
         )
         # The probe checks only what does not depend on the message: content is checked later on
         # the rendered text.
-        probe = evaluate(context.with_message(neutral_message(self.settings)))
+        memo: GateMemo = {}
+        probe = evaluate(context.with_message(neutral_message(self.settings)), memo=memo)
         return Prepared(
-            lead=lead, zone=zone, facts=facts, probe=probe, context=context, events=events
+            lead=lead,
+            zone=zone,
+            facts=facts,
+            probe=probe,
+            context=context,
+            events=events,
+            gate_memo=memo,
         )
 
     def _blocked(
@@ -334,7 +344,7 @@ class DecisionService:
         slots = candidate_slots(now, horizon_hours)
         slots64 = as_datetime64(slots)  # converted once for the gate and the send-time model
         mask = np.asarray(allowed_mask(context, slots64), dtype=bool)
-        now_verdict = evaluate(context.with_send_at(now))
+        now_verdict = evaluate(context.with_send_at(now), memo=prepared.gate_memo)
         for reason in now_verdict.reasons:
             reasons.append(DecisionReason(reason.code, f"not now: {reason.message}", reason.source))
         if not mask.any():
@@ -397,7 +407,7 @@ class DecisionService:
                 )
             )
         send_at = slots[index]
-        final = evaluate(context.with_send_at(send_at))
+        final = evaluate(context.with_send_at(send_at), memo=prepared.gate_memo)
         action = "send_now" if index == 0 else "send_at"
         if not final.allowed:  # the last word is the gate's, on the concrete text and time
             action = "hold"
