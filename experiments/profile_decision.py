@@ -159,8 +159,7 @@ def main() -> None:
                 return call
 
             if args.profile:
-                make_call = app_call if args.profile_loop == "app" else service_call
-                calls = [make_call(b) for label in AS_OF for b in bodies(AS_OF[label])]
+                calls = [service_call(b) for label in AS_OF for b in bodies(AS_OF[label])]
                 for call in calls[:20]:
                     call()
                 profiler = cProfile.Profile()
