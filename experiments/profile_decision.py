@@ -105,9 +105,10 @@ def main() -> None:
         "--loops", nargs="+", choices=("service", "app"), default=["service", "app"]
     )
     parser.add_argument(
-        "--profile", action="store_true", help="cProfile a loop (see --profile-loop)"
+        "--profile",
+        action="store_true",
+        help="cProfile the service loop (the app's server side runs in another thread)",
     )
-    parser.add_argument("--profile-loop", choices=("service", "app"), default="service")
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--top", type=int, default=60)
     parser.add_argument("--dump", default=None, help="also write the raw profile here")
