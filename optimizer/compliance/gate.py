@@ -87,7 +87,30 @@ def _time_verdict(
     return reasons, ok
 
 
-def _evaluate(ctx: GateContext, rules: RulesTable) -> Verdict:
+# What the time rules of a verdict are memoised under (see ``evaluate``'s ``memo``).
+GateMemo = dict[tuple[object, ...], Any]
+
+
+def _time_key(
+    ctx: GateContext, rules: RulesTable, consent_valid: bool, start: int
+) -> tuple[object, ...]:
+    """Everything the time rules, their messages and the next-allowed search read: the send
+    time, the zones and states, the run-time banned dates, the policy, the prior sends, the
+    last reply, whether consent is valid, and the rules in force (not the message)."""
+    return (
+        rules.version,
+        start,
+        ctx.candidate_zones,
+        ctx.candidate_states,
+        ctx.extra_banned_dates,
+        ctx.policy,
+        ctx.prior_sends_ns.tobytes(),
+        ctx.last_reply_at,
+        consent_valid,
+    )
+
+
+def _evaluate(ctx: GateContext, rules: RulesTable, memo: GateMemo | None = None) -> Verdict:
     reasons = _static_reasons(ctx, rules)
     time_reasons: list[Reason] = []
     next_at: dt.datetime | None = None
@@ -99,18 +122,21 @@ def _evaluate(ctx: GateContext, rules: RulesTable) -> Verdict:
             try:
                 consent_valid = consent_state(ctx) == "valid"
                 start = to_ns(ctx.send_at)
-                instants = np.array([start], dtype=np.int64)
-                time_reasons, _ = _time_verdict(ctx, rules, consent_valid, instants)
+                key = _time_key(ctx, rules, consent_valid, start) if memo is not None else None
+                if key is not None and memo is not None and ("time", key) in memo:
+                    time_reasons = list(memo["time", key])
+                else:
+                    instants = np.array([start], dtype=np.int64)
+                    time_reasons, _ = _time_verdict(ctx, rules, consent_valid, instants)
+                    if key is not None and memo is not None:
+                        memo["time", key] = tuple(time_reasons)
                 if time_reasons and not reasons:
-                    # Only time rules fail: search the first horizon, then the long one.
-                    instants = candidate_instants(ctx, start, FIRST_HORIZON_NS)
-                    hits = np.flatnonzero(combined_mask(ctx, rules, instants, consent_valid))
-                    found = (
-                        int(instants[hits[0]])
-                        if hits.size
-                        else search_next_allowed(ctx, rules, start, consent_valid)
-                    )
-                    next_at = from_ns(found) if found is not None else None
+                    if key is not None and memo is not None and ("next", key) in memo:
+                        next_at = memo["next", key]
+                    else:
+                        next_at = _search(ctx, rules, consent_valid, start)
+                        if key is not None and memo is not None:
+                            memo["next", key] = next_at
             except Exception as exc:
                 reasons.append(_error("time", exc))
                 next_at = None
@@ -121,14 +147,34 @@ def _evaluate(ctx: GateContext, rules: RulesTable) -> Verdict:
     return Verdict(False, tuple(reasons + time_reasons), next_at, rules.version)
 
 
-def evaluate(ctx: GateContext) -> Verdict:
-    """Judge one proposed send; every failing rule is reported. Never raises."""
+def _search(
+    ctx: GateContext, rules: RulesTable, consent_valid: bool, start: int
+) -> dt.datetime | None:
+    """Only time rules fail at ``start``: the first allowed instant, searched in the first
+    horizon, then the long one."""
+    instants = candidate_instants(ctx, start, FIRST_HORIZON_NS)
+    hits = np.flatnonzero(combined_mask(ctx, rules, instants, consent_valid))
+    found = (
+        int(instants[hits[0]])
+        if hits.size
+        else search_next_allowed(ctx, rules, start, consent_valid)
+    )
+    return from_ns(found) if found is not None else None
+
+
+def evaluate(ctx: GateContext, *, memo: GateMemo | None = None) -> Verdict:
+    """Judge one proposed send; every failing rule is reported. Never raises.
+
+    ``memo``: a dict the caller keeps for the verdicts of one decision (never across
+    decisions): verdicts on contexts that differ only in the message (or not at all) then
+    compute their time rules and next-allowed search once (keyed by everything those read, see
+    ``_time_key``; the message-dependent rules always run)."""
     try:
         rules = load_rules()
     except Exception as exc:
         return Verdict(False, (_error("rules", exc),), None, "unknown")
     try:
-        return _evaluate(ctx, rules)
+        return _evaluate(ctx, rules, memo)
     except Exception as exc:
         return Verdict(False, (_error("gate", exc),), None, rules.version)
 

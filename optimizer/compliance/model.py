@@ -158,3 +158,24 @@ class GateContext:
         object.__setattr__(self, "candidate_states", recipient.states)
         sends = np.sort(np.array([to_ns(s) for s in self.prior_sends], dtype=np.int64))
         object.__setattr__(self, "prior_sends_ns", sends)
+
+    def with_message(self, message: str) -> GateContext:
+        """``dataclasses.replace(self, message=message)``: what ``__post_init__`` derives does
+        not read the message, so it is copied instead of derived again."""
+        return self._copy_with("message", message)
+
+    def with_send_at(self, send_at: dt.datetime) -> GateContext:
+        """``dataclasses.replace(self, send_at=send_at)`` (the derived fields copied, as in
+        :meth:`with_message`)."""
+        return self._copy_with("send_at", send_at)
+
+    def _copy_with(self, name: str, value: object) -> GateContext:
+        copy = object.__new__(GateContext)
+        for slot in _GATE_CONTEXT_SLOTS:
+            object.__setattr__(copy, slot, getattr(self, slot))
+        object.__setattr__(copy, name, value)
+        return copy
+
+
+# Every attribute of a GateContext, the derived ones included (what ``_copy_with`` copies).
+_GATE_CONTEXT_SLOTS: tuple[str, ...] = tuple(GateContext.__slots__)

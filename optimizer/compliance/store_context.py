@@ -28,6 +28,8 @@ from optimizer.compliance.policy import policy_from_settings
 from optimizer.phones import InvalidPhone, PhoneInfo, parse_phone
 from optimizer.settings import Settings
 from optimizer.store.banned_dates import add_banned_date
+from optimizer.store.db import core_execute
+from optimizer.store.events import LeadEvents
 from optimizer.store.models import (
     BannedDate,
     Consent,
@@ -240,7 +242,7 @@ _LATEST_SUPPRESSION_OF_PHONE = (
 _DNC_IMPORTS_WITH_PHONE = (
     select(
         DncImport.id,
-        DncImport.registry_name,
+        DncImport.registry_name.label("registry_name"),  # the attribute's name, not the column's
         DncImport.as_of,
         exists()
         .where(DncNumber.import_id == DncImport.id, DncNumber.phone_e164 == bindparam("phone"))
@@ -266,6 +268,10 @@ _BANNED_SINCE = select(BannedDate.state, BannedDate.day, BannedDate.reason).wher
 )
 
 
+def _occurred_at(row: Any) -> dt.datetime:
+    return row.occurred_at  # type: ignore[no-any-return]
+
+
 def build_context(
     session: Session,
     *,
@@ -278,19 +284,22 @@ def build_context(
     first_in_sequence: bool | None = None,
     marketing: bool = True,
     suppressions_until: dt.datetime | None = None,
+    events: LeadEvents | None = None,
 ) -> GateContext:
     """The gate context of one lead, loaded from the store as of ``now`` (the same context
     :func:`build_contexts` gives for this lead, with fewer queries). ``suppressions_until``
     (default ``now``): suppressions stored with a time up to this count; the confirm at
-    dispatch on the server's clock counts every stored one."""
+    dispatch on the server's clock counts every stored one. ``events``: the lead's events up to
+    this ``now`` when the caller has read them already (its sends and replies come from them)."""
     config: PolicyConfig = policy_from_settings(settings, policy or settings.policy)
     earliest = min(now, send_at) - HISTORY
     phone_key = {"phone": lead.phone_e164, "now": now}
     consents = tuple(
         ConsentEntry("grant" if c.kind == "grant" else "revoke", c.occurred_at, c.brand, c.method)
-        for c in session.execute(_CONSENTS_OF_PHONE, phone_key)
+        for c in core_execute(session, _CONSENTS_OF_PHONE, phone_key)
     )
-    latest = session.execute(
+    latest = core_execute(
+        session,
         _LATEST_SUPPRESSION_OF_PHONE,
         {"phone": lead.phone_e164, "now": suppressions_until or now},
     ).first()
@@ -300,14 +309,31 @@ def build_context(
         else None
     )
     imports: dict[str, tuple[int, dt.date, bool]] = {}
-    for row in session.execute(_DNC_IMPORTS_WITH_PHONE, phone_key):
+    for row in core_execute(session, _DNC_IMPORTS_WITH_PHONE, phone_key):
         imports.setdefault(row.registry_name, (row.id, row.as_of, bool(row.listed)))
     ever_sent = False
     sends: list[dt.datetime] = []
     last_reply: dt.datetime | None = None
-    for e in session.execute(
-        _SENDS_AND_REPLIES_OF_LEAD, {"lead": lead.id, "now": now, "earliest": earliest}
-    ):
+    rows: Iterable[Any]
+    if events is not None and events.covers(lead.id, now):
+        # What _SENDS_AND_REPLIES_OF_LEAD selects, from the rows already read (a stable sort
+        # by time, as its ORDER BY).
+        rows = sorted(
+            (
+                e
+                for e in events.rows
+                if (e.type == "sent" and e.marketing)
+                or (e.type in REPLY_TYPES and e.occurred_at >= earliest)
+            ),
+            key=_occurred_at,
+        )
+    else:
+        rows = core_execute(
+            session,
+            _SENDS_AND_REPLIES_OF_LEAD,
+            {"lead": lead.id, "now": now, "earliest": earliest},
+        )
+    for e in rows:
         if e.type == "sent":
             ever_sent = True
             if e.occurred_at >= earliest:
@@ -316,7 +342,9 @@ def build_context(
             last_reply = e.occurred_at
     banned = tuple(
         BannedDay(state=b.state, day=b.day, reason=b.reason)
-        for b in session.execute(_BANNED_SINCE, {"since": (earliest - dt.timedelta(days=1)).date()})
+        for b in core_execute(
+            session, _BANNED_SINCE, {"since": (earliest - dt.timedelta(days=1)).date()}
+        )
     )
     phone, error = _parse(lead.phone_e164)
     states = {lead.state.upper()} if lead.state else set()

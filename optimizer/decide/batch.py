@@ -169,7 +169,9 @@ def decide_batch(
     logged: list[DecisionRecord] = []
     # The bandit's state does not change within a batch (sends count at confirm): load it once.
     chooser = (
-        variant_chooser(session, experiment_id=experiment.id, now=now, arms=arms)
+        variant_chooser(
+            session, experiment_id=experiment.id, now=now, arms=arms, experiment=experiment
+        )
         if experiment
         else None
     )

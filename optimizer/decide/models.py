@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from optimizer.compliance.recipient import MODEL_FALLBACK_ZONE
 from optimizer.settings import Settings
+from optimizer.store.events import LeadEvents
 from optimizer.store.models import Lead
 
 
@@ -126,14 +127,22 @@ class LoadedModels:
             for i in range(len(features))
         ]
 
-    def score_one(self, session: Session, *, lead: Lead, now: dt.datetime) -> ScoreRow:
+    def score_one(
+        self,
+        session: Session,
+        *,
+        lead: Lead,
+        now: dt.datetime,
+        events: LeadEvents | None = None,
+    ) -> ScoreRow:
         """One lead: the scorer's low-latency path (one ``pred_contrib`` call, no frame encode).
 
-        The features come from the single-lead path (no pandas), equal to ``self.features``.
+        The features come from the single-lead path (no pandas), equal to ``self.features``
+        (from ``events`` when the caller has read the lead's events up to ``now``).
         """
         from optimizer.features.single import lead_feature_row
 
-        row = lead_feature_row(session, lead_id=lead.id, as_of=now, lead=lead)
+        row = lead_feature_row(session, lead_id=lead.id, as_of=now, lead=lead, events=events)
         scored = self.scorer.score_one(row, explain=True)
         return ScoreRow(
             probability=float(scored.probability),
@@ -152,13 +161,16 @@ class LoadedModels:
         slots: Sequence[dt.datetime] | np.ndarray,
         zone: str | None,
         now: dt.datetime,
+        events: LeadEvents | None = None,
     ) -> np.ndarray:
         """One lead's predicted response at each slot (aware datetimes, or UTC datetime64)."""
         # Its arrays straight from its events (same input as ``send_time_features`` gives,
         # without the pool path's fixed pandas cost).
         from optimizer.models.send_time_single import send_time_inputs
 
-        rows, _zone = send_time_inputs(session, lead_id=lead.id, as_of=now, lead=lead)
+        rows, _zone = send_time_inputs(
+            session, lead_id=lead.id, as_of=now, lead=lead, events=events
+        )
         times = slots if isinstance(slots, np.ndarray) else list(slots)
         return np.asarray(self.send_time.score_slots(rows, times, zone or MODEL_FALLBACK_ZONE))[0]
 

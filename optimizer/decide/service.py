@@ -10,27 +10,27 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from optimizer.bandits.experiment_store import load_arms, variant_chooser
+from optimizer.bandits.experiment_store import load_arms, read_experiment, variant_chooser
 from optimizer.compliance import (
     GateContext,
     Verdict,
     allowed_mask,
     evaluate,
-    next_allowed_at,
     segment_info,
 )
+from optimizer.compliance.gate import GateMemo
 from optimizer.compliance.recipient import recipient_of
 from optimizer.compliance.store_context import build_context
 from optimizer.decide.models import LoadedModels, ScoreRow
 from optimizer.decide.render import LeadFacts, lead_tokens, render
 from optimizer.decide.slots import as_datetime64, candidate_slots, local_iso
-from optimizer.decide.store import load_facts
+from optimizer.decide.store import load_facts, load_lead_events, read_lead
 from optimizer.decide.types import (
     PERMANENT_PREFIXES,
     DecisionReason,
@@ -39,6 +39,7 @@ from optimizer.decide.types import (
 )
 from optimizer.errors import InvalidInput, NotFound
 from optimizer.settings import Settings
+from optimizer.store.events import LeadEvents
 from optimizer.store.models import ArmStats, Experiment, Lead, Variant
 
 
@@ -58,6 +59,10 @@ class Prepared:
     facts: LeadFacts
     probe: Verdict
     context: GateContext
+    # The lead's events up to the decision time, read once (None: each reader queries its own).
+    events: LeadEvents | None = None
+    # The gate's memo for this decision's verdicts (see optimizer.compliance.gate.evaluate).
+    gate_memo: GateMemo = field(default_factory=dict)
 
 
 def decision_rng(seed: int, lead_id: int, now: dt.datetime) -> np.random.Generator:
@@ -85,7 +90,7 @@ def candidates_and_arms(
         if template is None:
             raise InvalidInput("one of experiment_id or template is required", field="template")
         return None, [Candidate(None, None, template)], []
-    experiment = session.get(Experiment, experiment_id)
+    experiment = read_experiment(session, experiment_id)
     if experiment is None:
         raise NotFound(f"experiment {experiment_id} does not exist", field="experiment_id")
     if experiment.status != "running":
@@ -117,13 +122,14 @@ class DecisionService:
         horizon_hours: int,
         now: dt.datetime,
     ) -> DecisionRecord:
-        lead = session.get(Lead, lead_id)
+        lead = read_lead(session, lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id} does not exist", field="lead_id")
         experiment, candidates, arms = candidates_and_arms(
             session, experiment_id=experiment_id, template=template
         )
-        prepared = self.prepare(session, lead=lead, candidates=candidates, now=now)
+        events = load_lead_events(session, lead_id=lead.id, now=now)
+        prepared = self.prepare(session, lead=lead, candidates=candidates, now=now, events=events)
         decision_id = str(uuid.uuid4())
         rng = decision_rng(self.seed, lead.id, now)
         if is_permanent(prepared.probe):
@@ -131,9 +137,11 @@ class DecisionService:
                 prepared, decision_id=decision_id, experiment=experiment, now=now
             )
             return record
-        score = self.models.score_one(session, lead=lead, now=now)
+        score = self.models.score_one(session, lead=lead, now=now, events=events)
         chooser = (
-            variant_chooser(session, experiment_id=experiment.id, now=now, arms=arms)
+            variant_chooser(
+                session, experiment_id=experiment.id, now=now, arms=arms, experiment=experiment
+            )
             if experiment is not None
             else None
         )
@@ -152,18 +160,39 @@ class DecisionService:
         return record
 
     def prepare(
-        self, session: Session, *, lead: Lead, candidates: Sequence[Candidate], now: dt.datetime
+        self,
+        session: Session,
+        *,
+        lead: Lead,
+        candidates: Sequence[Candidate],
+        now: dt.datetime,
+        events: LeadEvents | None = None,
     ) -> Prepared:
         zone = recipient_of(lead.phone_e164, lead.timezone, lead.state).display_zone
-        facts = load_facts(session, lead=lead, now=now)
+        facts = load_facts(session, lead=lead, now=now, events=events)
         probe_text = candidates[0].template if candidates else ""
         context = build_context(
-            session, lead=lead, message=probe_text, send_at=now, now=now, settings=self.settings
+            session,
+            lead=lead,
+            message=probe_text,
+            send_at=now,
+            now=now,
+            settings=self.settings,
+            events=events,
         )
         # The probe checks only what does not depend on the message: content is checked later on
         # the rendered text.
-        probe = evaluate(replace(context, message=neutral_message(self.settings)))
-        return Prepared(lead=lead, zone=zone, facts=facts, probe=probe, context=context)
+        memo: GateMemo = {}
+        probe = evaluate(context.with_message(neutral_message(self.settings)), memo=memo)
+        return Prepared(
+            lead=lead,
+            zone=zone,
+            facts=facts,
+            probe=probe,
+            context=context,
+            events=events,
+            gate_memo=memo,
+        )
 
     def _blocked(
         self,
@@ -309,16 +338,16 @@ class DecisionService:
         text = rendered[chosen.variant_id].text
         assert text is not None
         seg = segment_info(text)
-        context = replace(prepared.context, message=text)
+        context = prepared.context.with_message(text)
         # Send time: the gate's allowed mask over the horizon, the send-time model among the rest.
         slots = candidate_slots(now, horizon_hours)
         slots64 = as_datetime64(slots)  # converted once for the gate and the send-time model
         mask = np.asarray(allowed_mask(context, slots64), dtype=bool)
-        now_verdict = evaluate(replace(context, send_at=now))
+        now_verdict = evaluate(context.with_send_at(now), memo=prepared.gate_memo)
         for reason in now_verdict.reasons:
             reasons.append(DecisionReason(reason.code, f"not now: {reason.message}", reason.source))
         if not mask.any():
-            later = next_allowed_at(replace(context, send_at=now))
+            later = now_verdict.next_allowed_at  # next_allowed_at() of this very context
             return DecisionRecord(
                 **base,  # type: ignore[arg-type]
                 action="hold",
@@ -349,7 +378,12 @@ class DecisionService:
         is_new = (now - lead.created_at) <= speed_window and not prepared.facts.touched
         if slot_probs is None:
             slot_probs = self.models.slot_probabilities(
-                session, lead=lead, slots=slots64, zone=prepared.zone, now=now
+                session,
+                lead=lead,
+                slots=slots64,
+                zone=prepared.zone,
+                now=now,
+                events=prepared.events,
             )
         if is_new and mask[0]:
             index, slot_propensity = 0, 1.0
@@ -372,7 +406,7 @@ class DecisionService:
                 )
             )
         send_at = slots[index]
-        final = evaluate(replace(context, send_at=send_at))
+        final = evaluate(context.with_send_at(send_at), memo=prepared.gate_memo)
         action = "send_now" if index == 0 else "send_at"
         if not final.allowed:  # the last word is the gate's, on the concrete text and time
             action = "hold"

@@ -35,6 +35,8 @@ from optimizer.features.definitions import (
 )
 from optimizer.features.history import record_as_of
 from optimizer.features.store import LEAD_FIELDS
+from optimizer.store.db import core_execute
+from optimizer.store.events import LeadEvents
 from optimizer.store.models import Event, Lead, LeadChange
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -228,10 +230,17 @@ _EVENTS_BEFORE = _EVENT_QUERY.where(
 
 
 def lead_feature_row(
-    session: Session, *, lead_id: int, as_of: dt.datetime, lead: Lead | None = None
+    session: Session,
+    *,
+    lead_id: int,
+    as_of: dt.datetime,
+    lead: Lead | None = None,
+    events: LeadEvents | None = None,
 ) -> dict[str, object]:
     """One lead's features as of ``as_of`` (aware), read from the store in two queries (one when
-    the caller passes the ``lead`` it already loaded).
+    the caller passes the ``lead`` it already loaded, none when it also passes the lead's
+    ``events`` up to ``as_of``: the rows before it, in the store's order, are what
+    ``_EVENTS_BEFORE`` returns).
 
     Equal to ``load_lead_features(session, lead_ids=[lead_id], as_of=as_of).iloc[0]``; an
     unknown id or a naive ``as_of`` is refused with the same :class:`InvalidInput`.
@@ -252,20 +261,24 @@ def lead_feature_row(
             lead.updated_at,
         )
     else:
-        found = session.execute(_LEAD_BY_ID, {"ids": [lead_id]}).first()
+        found = core_execute(session, _LEAD_BY_ID, {"ids": [lead_id]}).first()
         if found is None:
             raise InvalidInput(f"lead ids {[lead_id]} are not in the store (1 unknown)")
         fields = tuple(found)
-    rows = session.execute(_EVENTS_BEFORE, {"ids": [lead_id], "as_of": as_of}).all()
-    events = [
+    rows = (
+        events.before(as_of)
+        if events is not None and events.covers(lead_id, as_of)
+        else core_execute(session, _EVENTS_BEFORE, {"ids": [lead_id], "as_of": as_of}).all()
+    )
+    event_rows = [
         EventRow(
-            type=kind,
-            channel=channel,
-            occurred_at=occurred,
-            value=None if value is None else float(value),
-            marketing=bool(marketing),
+            type=row.type,
+            channel=row.channel,
+            occurred_at=row.occurred_at,
+            value=None if row.value is None else float(row.value),
+            marketing=bool(row.marketing),
         )
-        for kind, channel, occurred, value, marketing in rows
+        for row in rows
     ]
     created, source, vertical, state, timezone, attributes, updated = fields
     if updated is not None and updated >= as_of:
@@ -286,7 +299,7 @@ def lead_feature_row(
             source, vertical, state = then["source"], then["vertical"], then["state"]
             timezone, attributes = then["timezone"], then["attributes"]
     return feature_row(
-        events,
+        event_rows,
         LeadRow(
             created_at=created,
             source=source,

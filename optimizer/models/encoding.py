@@ -8,6 +8,7 @@ value stays NaN); datetime columns become days since 1970-01-01 (UTC).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -45,8 +46,9 @@ class FeatureSpec:
     columns: tuple[ColumnSpec, ...]
     source: str  # where the features come from: "store:v1" or "csv:<digest>"
 
-    @property
+    @functools.cached_property
     def names(self) -> tuple[str, ...]:
+        """The column names in order (derived once: the single-lead path reads them twice)."""
         return tuple(c.name for c in self.columns)
 
     @property

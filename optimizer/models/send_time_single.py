@@ -30,6 +30,8 @@ from optimizer.models.send_time_features import (
     engagement_mask,
     lead_zone,
 )
+from optimizer.store.db import core_execute
+from optimizer.store.events import LeadEvents
 from optimizer.store.models import Event, Lead
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -120,23 +122,33 @@ _EVENTS_BEFORE = select(Event.type, Event.occurred_at, Event.marketing, Event.me
 
 
 def send_time_inputs(
-    session: Session, *, lead_id: int, as_of: dt.datetime, lead: Lead | None = None
+    session: Session,
+    *,
+    lead_id: int,
+    as_of: dt.datetime,
+    lead: Lead | None = None,
+    events: LeadEvents | None = None,
 ) -> tuple[LeadRows, str]:
     """(lead columns for ``score_slots``, the lead's zone) from its events before ``as_of``
-    (the caller may pass the ``lead`` it already loaded, saving a query)."""
+    (the caller may pass the ``lead`` it already loaded, saving a query, and the lead's
+    ``events`` up to ``as_of``, saving the other)."""
     if lead is None or lead.id != int(lead_id):
-        lead = session.execute(_LEAD_BY_ID, {"lead": int(lead_id)}).first()  # type: ignore[assignment]
+        lead = core_execute(session, _LEAD_BY_ID, {"lead": int(lead_id)}).first()  # type: ignore[assignment]
     if lead is None:
         raise InvalidInput(
             f"lead id {lead_id} does not exist (a known lead id expected)", field="lead_id"
         )
-    events = session.execute(_EVENTS_BEFORE, {"lead": int(lead_id), "as_of": as_of}).all()
+    found = (
+        events.before(as_of)
+        if events is not None and events.covers(int(lead_id), as_of)
+        else core_execute(session, _EVENTS_BEFORE, {"lead": int(lead_id), "as_of": as_of}).all()
+    )
     zone = lead_zone(lead.phone_e164, lead.timezone, lead.state)
     rows = single_lead_rows(
         vertical=lead.vertical,
         source=lead.source,
         zone=zone,
-        events=((e.type, e.occurred_at, e.marketing, e.meta) for e in events),
+        events=((e.type, e.occurred_at, e.marketing, e.meta) for e in found),
         as_of=as_of,
     )
     return rows, zone

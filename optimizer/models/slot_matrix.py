@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -25,16 +26,35 @@ from optimizer.models.send_time_features import (
     LeadRows,
 )
 
+# One-hot daypart of each hour of the day (read-only).
+_PART_OF = np.eye(N_PARTS)[DAYPART]
+_PART_OF.setflags(write=False)
+
 
 def project(counts: np.ndarray, components: np.ndarray, iterations: int = 60) -> np.ndarray:
     """Each lead's mix of the personas (rows sum to 1): multiplicative updates for the
-    Poisson likelihood of its counts, started from the uniform mix (vectorised over leads)."""
+    Poisson likelihood of its counts, started from the uniform mix (vectorised over leads).
+
+    Each update is ``rate = weights @ components + 1e-12``, ``weights *= (counts / rate) @
+    components.T + 0.5``, ``weights /= weights.sum(axis=1, keepdims=True)``: the same
+    operations on the same shapes, written into buffers allocated once (for one lead the
+    allocations cost more than the arithmetic)."""
     n, k = counts.shape[0], components.shape[0]
     weights = np.full((n, k), 1.0 / k)
-    for _ in range(iterations):
-        rate = weights @ components + 1e-12
-        weights *= (counts / rate) @ components.T + 0.5  # + pseudo-count keeps the mix smooth
-        weights /= weights.sum(axis=1, keepdims=True)
+    components_t = components.T
+    rate = np.empty((n, components.shape[1]))
+    step = np.empty((n, k))
+    total = np.empty((n, 1))
+    matmul, add, divide, multiply, add_up = np.matmul, np.add, np.divide, np.multiply, np.add.reduce
+    for _ in range(iterations):  # outputs passed positionally: the cheapest call for a ufunc
+        matmul(weights, components, rate)
+        add(rate, 1e-12, rate)
+        divide(counts, rate, rate)
+        matmul(rate, components_t, step)
+        add(step, 0.5, step)  # + pseudo-count keeps the mix smooth
+        multiply(weights, step, weights)
+        add_up(weights, 1, None, total, keepdims=True)  # weights.sum(axis=1, keepdims=True)
+        divide(weights, total, weights)
     return weights
 
 
@@ -124,7 +144,7 @@ def slot_basis(
     prior_hour = prior.reshape(n, 7, 24).mean(axis=1)
     prior_hour = prior_hour / prior_hour.sum(axis=1, keepdims=True)
     total = (wd + we).sum(axis=1, keepdims=True)
-    part_of = np.eye(N_PARTS)[DAYPART]  # (24, parts)
+    part_of = _PART_OF  # (24, parts)
     wd_parts, we_parts = wd @ part_of, we @ part_of
     blocks = [
         wd[:, 7:11].sum(axis=1),
@@ -245,6 +265,17 @@ def slot_matrix(
 
 
 def _smooth(counts: np.ndarray, kernel: np.ndarray = KERNEL) -> np.ndarray:
-    """Circular kernel smoothing over the 24 hours of each row (kernel centred)."""
-    half = len(kernel) // 2
-    return sum(w * np.roll(counts, k - half, axis=1) for k, w in enumerate(kernel))
+    """Circular kernel smoothing over the 24 hours of each row (kernel centred): the sum of
+    ``w * np.roll(counts, k - half, axis=1)``, each roll a gather with precomputed indices."""
+    return sum(  # type: ignore[return-value]
+        w * counts.take(index, axis=1)
+        for index, w in zip(_roll_indices(len(kernel), counts.shape[1]), kernel, strict=True)
+    )
+
+
+@lru_cache(maxsize=16)
+def _roll_indices(width: int, columns: int) -> tuple[np.ndarray, ...]:
+    """Per kernel position ``k``: the column indices ``np.roll(x, k - width // 2, axis=1)``
+    reads (``np.roll`` by ``shift`` puts column ``(j - shift) % columns`` at ``j``)."""
+    half = width // 2
+    return tuple((np.arange(columns) - (k - half)) % columns for k in range(width))

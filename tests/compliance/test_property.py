@@ -210,3 +210,31 @@ def test_segments_match_reference(text: str) -> None:
     from optimizer.compliance import segment_info
 
     assert segment_info(text).segments == reference.segments(text)
+
+
+@settings(max_examples=80, deadline=None)
+@given(scenarios(), st.lists(st.sampled_from(MESSAGES), min_size=1, max_size=3), grid(48))
+def test_a_memo_shared_by_one_decisions_verdicts_changes_none_of_them(
+    s: dict[str, object], messages: list[str], later_hours: int
+) -> None:
+    """The verdicts a decision asks for (one context with several messages, the send time now
+    and later) are the same with a shared memo as each computed alone."""
+    ctx = make_context(s)
+    later = s["t0"] + dt.timedelta(hours=later_hours)  # type: ignore[operator]
+    asks = [ctx, *(ctx.with_message(m) for m in messages), ctx.with_send_at(later)]
+    asks += [ctx.with_message(messages[0]).with_send_at(s["t0"]), ctx]  # type: ignore[arg-type]
+    memo: dict[tuple[object, ...], object] = {}
+    for ask in asks:
+        assert evaluate(ask, memo=memo) == evaluate(ask)
+    assert memo  # the memo was used
+    # The copies equal what dataclasses.replace derives again (the derived fields included).
+    for copy, derived in (
+        (ctx.with_message(messages[0]), dataclasses.replace(ctx, message=messages[0])),
+        (ctx.with_send_at(later), dataclasses.replace(ctx, send_at=later)),
+    ):
+        assert copy == derived
+        assert (copy.candidate_zones, copy.candidate_states) == (
+            derived.candidate_zones,
+            derived.candidate_states,
+        )
+        assert copy.prior_sends_ns.tobytes() == derived.prior_sends_ns.tobytes()
