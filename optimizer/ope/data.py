@@ -28,7 +28,7 @@ def _finite(name: str, values: np.ndarray) -> None:
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         where = index[0] if len(index) == 1 else index
         raise InvalidInput(
-            f"{name}[{where}] = {values[index]!r}: must be a finite number (no NaN or infinity)",
+            f"{name}[{where}] = {float(values[index])!r}: must be a finite number (no NaN or infinity)",
             field=name,
         )
 
@@ -51,7 +51,7 @@ def _as_index(name: str, values: object, upper: int, what: str) -> np.ndarray:
     whole = array == np.round(array)
     if not whole.all():
         i = int(np.argmin(whole))
-        raise InvalidInput(f"{name}[{i}] = {array[i]!r}: must be a whole number", field=name)
+        raise InvalidInput(f"{name}[{i}] = {float(array[i])!r}: must be a whole number", field=name)
     outside = (array < 0) | (array >= upper)
     if outside.any():
         i = int(np.argmax(outside))
@@ -105,14 +105,14 @@ class BanditFeedback:
         if invalid.any():
             i = int(np.argmax(invalid))
             raise InvalidInput(
-                f"pscore[{i}] = {pscore[i]!r}: a logging propensity must be in (0, 1]",
+                f"pscore[{i}] = {float(pscore[i])!r}: a logging propensity must be in (0, 1]",
                 field="pscore",
             )
         negative = action_dist < 0
         if negative.any():
             i, a = (int(v) for v in np.argwhere(negative)[0])
             raise InvalidInput(
-                f"action_dist[{i}, {a}] = {action_dist[i, a]!r}: probabilities must be >= 0",
+                f"action_dist[{i}, {a}] = {float(action_dist[i, a])!r}: probabilities must be >= 0",
                 field="action_dist",
             )
         sums = action_dist.sum(axis=1)
@@ -120,7 +120,7 @@ class BanditFeedback:
         if off.any():
             i = int(np.argmax(off))
             raise InvalidInput(
-                f"action_dist row {i} sums to {sums[i]!r}: each row must sum to 1",
+                f"action_dist row {i} sums to {float(sums[i]):.6g}: each row must sum to 1",
                 field="action_dist",
             )
         position = None

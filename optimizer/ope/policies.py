@@ -36,7 +36,8 @@ class BetaPrior:
             if bad.any():
                 i = int(np.argmax(bad))
                 raise InvalidInput(
-                    f"prior {name}[{i}] = {values[i]!r}: must be a positive number", field=name
+                    f"prior {name}[{i}] = {float(values[i])!r}: must be a positive number",
+                    field=name,
                 )
         object.__setattr__(self, "alpha", alpha)
         object.__setattr__(self, "beta", beta)

@@ -123,7 +123,7 @@ def cross_fitted_rewards(
     if not np.isin(reward, (0.0, 1.0)).all():
         i = int(np.argmax(~np.isin(reward, (0.0, 1.0))))
         raise InvalidInput(
-            f"reward[{i}] = {reward[i]!r}: the reward classifier needs 0/1 rewards",
+            f"reward[{i}] = {float(reward[i])!r}: the reward classifier needs 0/1 rewards",
             field="reward",
         )
     if feedback.n_rounds < spec.folds:
