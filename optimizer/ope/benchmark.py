@@ -103,11 +103,7 @@ def relative_errors(
     for b in range(runs):
         rng = np.random.default_rng([seed, b])
         sample = feedback.take(rng.integers(0, feedback.n_rounds, size=feedback.n_rounds))
-        q_hat = (
-            cross_fitted_rewards(sample, replace(spec, seed=spec.seed), action_context)
-            if needs_model
-            else None
-        )
+        q_hat = cross_fitted_rewards(sample, spec, action_context) if needs_model else None
         for name in estimators:
             value = point_value(name, sample, q_hat)
             values[name][b] = value
@@ -122,12 +118,46 @@ def evaluate_policy(
     spec: RewardModelSpec,
     seed: int,
     resamples: int,
+    model_resamples: int = 0,
+    confidence: float = 0.95,
     action_context: np.ndarray | None = None,
 ) -> Evaluation:
-    """Point estimates with bootstrap intervals, the reward model cross-fitted once."""
-    q_hat = (
-        cross_fitted_rewards(feedback, spec, action_context)
-        if any(name in NEEDS_REWARD_MODEL for name in estimators)
-        else None
+    """Point estimates with bootstrap intervals, the reward model cross-fitted once. With
+    ``model_resamples`` > 0 the model-based estimators' intervals come instead from that many
+    bootstrap samples with the reward model refitted (and λ re-tuned) on each, so that they
+    include the model's own error (slower: one cross-fit per sample)."""
+    if model_resamples == 1 or model_resamples < 0:
+        raise InvalidInput(
+            f"model resamples {model_resamples}: 0 (off) or at least 2", field="model_resamples"
+        )
+    model_based = [name for name in estimators if name in NEEDS_REWARD_MODEL]
+    q_hat = cross_fitted_rewards(feedback, spec, action_context) if model_based else None
+    result = evaluate(
+        feedback, estimators, q_hat, seed=seed, resamples=resamples, confidence=confidence
     )
-    return evaluate(feedback, estimators, q_hat, seed=seed, resamples=resamples)
+    if not model_based or model_resamples == 0:
+        return result
+    refits = {name: np.empty(model_resamples) for name in model_based}
+    for b in range(model_resamples):
+        rows = np.random.default_rng([seed, 1, b]).integers(
+            0, feedback.n_rounds, size=feedback.n_rounds
+        )
+        sample = feedback.take(rows)
+        q_sample = cross_fitted_rewards(sample, spec, action_context)
+        for name in model_based:
+            refits[name][b] = point_value(name, sample, q_sample)
+    tail = (1 - confidence) / 2
+    estimates = []
+    for e in result.estimates:
+        if e.estimator in refits:
+            values = refits[e.estimator]
+            low, high = np.quantile(values, [tail, 1 - tail])
+            e = replace(
+                e,
+                ci_low=float(low),
+                ci_high=float(high),
+                std_error=float(values.std(ddof=1)),
+                interval="rows+refit",
+            )
+        estimates.append(e)
+    return Evaluation(estimates=tuple(estimates), weights=result.weights)

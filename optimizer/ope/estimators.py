@@ -65,6 +65,9 @@ class Estimate:
     std_error: float  # standard deviation of the bootstrap estimates
     confidence: float
     lambda_: float | None  # the tuned λ of switch-DR / DRos
+    # "rows": rows resampled (q̂ and λ held fixed: a model-based interval then leaves out the
+    # reward model's own error); "rows+refit": q̂ refitted (and λ re-tuned) on each resample.
+    interval: str = "rows"
 
     def to_dict(self) -> dict[str, float | str | None]:
         return {
@@ -75,6 +78,7 @@ class Estimate:
             "std_error": self.std_error,
             "confidence": self.confidence,
             "lambda": None if self.lambda_ is None or math.isinf(self.lambda_) else self.lambda_,
+            "interval": self.interval,
         }
 
 

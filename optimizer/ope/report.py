@@ -23,7 +23,7 @@ from optimizer.ope.benchmark import (
     feedback_from_log,
     relative_errors,
 )
-from optimizer.ope.estimators import ESTIMATORS, Evaluation
+from optimizer.ope.estimators import ESTIMATORS, NEEDS_REWARD_MODEL, Evaluation
 from optimizer.ope.obd import ObdLog, read_obd_log
 from optimizer.ope.policies import bernoulli_ts_action_dist, load_bts_prior, uniform_action_dist
 from optimizer.ope.reward_model import RewardModelSpec
@@ -54,6 +54,7 @@ class LogEvaluationConfig:
     folds: int = 3
     seed: int = 12345
     resamples: int = 1000
+    model_resamples: int = 0
     runs: int = 30
     n_sim: int = 1_000_000
 
@@ -96,6 +97,7 @@ class LogEvaluationReport:
             "folds": c.folds,
             "seed": c.seed,
             "resamples": c.resamples,
+            "model_resamples": c.model_resamples,
             "runs": self.errors.runs if self.errors is not None else 0,
             "n_sim": c.n_sim if c.policy == "bts" else None,
         }
@@ -160,6 +162,7 @@ def run_log_evaluation(config: LogEvaluationConfig) -> LogEvaluationReport:
         spec=spec,
         seed=config.seed,
         resamples=config.resamples,
+        model_resamples=config.model_resamples,
     )
     truth = None
     errors = None
@@ -224,6 +227,22 @@ def format_table(
             figure = published.get(e.estimator)
             row += f"{'—' if figure is None else f'{figure:.3f}':>11}"
         lines.append(row)
+    refit = [e.estimator for e in report.evaluation.estimates if e.interval == "rows+refit"]
+    fixed = [
+        e.estimator
+        for e in report.evaluation.estimates
+        if e.estimator in NEEDS_REWARD_MODEL and e.interval == "rows"
+    ]
+    if refit:
+        lines.append(
+            f"intervals of {', '.join(refit)}: {c.model_resamples} bootstrap samples, reward "
+            "model refitted on each"
+        )
+    if fixed:
+        lines.append(
+            f"intervals of {', '.join(fixed)} hold the reward model fixed (they leave out its "
+            "own error; --model-resamples N refits it)"
+        )
     if report.errors is not None:
         lines.append(
             f"mean rel.err: |V̂ − V| / V over {report.errors.runs} bootstrap samples of the log, "
