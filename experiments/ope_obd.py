@@ -8,7 +8,7 @@ bootstrap samples of the Random log, the reward model cross-fitted on each (OBP'
 ``examples/obd``). OBP's published figures are for the "all" campaign (full-size data); ours
 are on the 10,000-row men sample.
 
-    python -m experiments.ope_obd [--runs 30] [--seed 12345] [--data-dir DIR]
+    python -m experiments.ope_obd [--runs 30] [--seed 12345] [--model-resamples N] [--data-dir DIR]
 
 The data folder is ``$OPTIMIZER_DATA_DIR`` (default ``../shared/data`` beside the project).
 Prints the table and, on the last line, one JSON object.
@@ -42,6 +42,7 @@ def run(
     model: str = "logistic",
     folds: int = 3,
     resamples: int = 1000,
+    model_resamples: int = 0,
 ) -> LogEvaluationReport:
     folder = data_dir / "obd-men"
     return run_log_evaluation(
@@ -56,6 +57,7 @@ def run(
             folds=folds,
             seed=seed,
             resamples=resamples,
+            model_resamples=model_resamples,
             runs=runs,
             n_sim=n_sim,
         )
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="logistic")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--model-resamples", type=int, default=0)
     args = parser.parse_args(argv)
     data_dir = args.data_dir or get_settings().data_dir
     try:
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             model=args.model,
             folds=args.folds,
             resamples=args.resamples,
+            model_resamples=args.model_resamples,
         )
     except OptimizerError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
