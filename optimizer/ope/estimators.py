@@ -165,8 +165,31 @@ def slope_lambda(
     return float(lambdas[order[-1]])
 
 
-def _bootstrap_rows(n: int, resamples: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+# Resampled row indices held in memory at once (resamples are drawn in chunks of this size).
+BOOTSTRAP_CHUNK_CELLS = 4_000_000
+
+
+def bootstrap_ratios(
+    numerator: np.ndarray, denominator: np.ndarray | None, *, resamples: int, seed: int
+) -> np.ndarray:
+    """``resamples`` bootstrap values of ``Σ numerator / Σ denominator`` (``mean(numerator)``
+    without a denominator) over rows drawn with replacement. The rows depend only on ``seed``,
+    ``resamples`` and the row count, so every estimator given one seed sees the same
+    resamples; they are drawn in chunks to bound memory."""
+    n = numerator.shape[0]
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, BOOTSTRAP_CHUNK_CELLS // n)
+    out = np.empty(resamples)
+    done = 0
+    while done < resamples:
+        size = min(per_chunk, resamples - done)
+        rows = rng.integers(0, n, size=(size, n))
+        top = numerator[rows].sum(axis=1)
+        out[done : done + size] = top / (
+            n if denominator is None else denominator[rows].sum(axis=1)
+        )
+        done += size
+    return out
 
 
 def estimate(
@@ -178,10 +201,9 @@ def estimate(
     resamples: int = 1000,
     confidence: float = 0.95,
     lambdas: Sequence[float] = DEFAULT_LAMBDAS,
-    rows: np.ndarray | None = None,
 ) -> Estimate:
     """One estimator's value with its percentile bootstrap interval (``resamples`` resamples
-    of the rows drawn with ``seed``; pass ``rows`` to reuse one set of resamples)."""
+    of the rows drawn with ``seed``)."""
     if name not in ESTIMATORS:
         raise InvalidInput(
             f"estimator {name!r} is not one of {', '.join(ESTIMATORS)}", field="estimator"
@@ -204,17 +226,15 @@ def estimate(
         assert q_hat is not None
         lambda_ = slope_lambda(name, feedback, q_hat, lambdas)
     lam = math.inf if lambda_ is None else lambda_
-    if rows is None:
-        rows = _bootstrap_rows(feedback.n_rounds, resamples, seed)
     if name == "snipw":
         w = feedback.importance_weights()
         wr = w * feedback.reward
         value = float(wr.sum() / w.sum())
-        boot = wr[rows].sum(axis=1) / w[rows].sum(axis=1)
+        boot = bootstrap_ratios(wr, w, resamples=resamples, seed=seed)
     else:
         terms = round_rewards(name, feedback, q_hat, lam)
         value = float(terms.mean())
-        boot = terms[rows].mean(axis=1)
+        boot = bootstrap_ratios(terms, None, resamples=resamples, seed=seed)
     tail = (1 - confidence) / 2
     low, high = np.quantile(boot, [tail, 1 - tail])
     return Estimate(
@@ -255,7 +275,6 @@ def evaluate(
         )
     if resamples < 2:
         raise InvalidInput(f"resamples {resamples}: at least 2", field="resamples")
-    rows = _bootstrap_rows(feedback.n_rounds, resamples, seed)
     out = tuple(
         estimate(
             name,
@@ -265,7 +284,6 @@ def evaluate(
             resamples=resamples,
             confidence=confidence,
             lambdas=lambdas,
-            rows=rows,
         )
         for name in estimators
     )

@@ -256,3 +256,17 @@ def test_estimator_arguments_are_checked(world):
         estimate("dr", feedback, np.zeros((200, 2)), seed=0)
     with pytest.raises(InvalidInput, match="resamples 1"):
         estimate("ipw", feedback, seed=0, resamples=1)
+
+
+def test_bootstrap_in_chunks_draws_the_same_resamples(world, monkeypatch):
+    from optimizer.ope import estimators
+
+    feedback = world.sample(500, 8)
+    whole = estimate("snipw", feedback, seed=3, resamples=64)
+    monkeypatch.setattr(estimators, "BOOTSTRAP_CHUNK_CELLS", 500 * 5)  # 5 resamples a chunk
+    chunked = estimate("snipw", feedback, seed=3, resamples=64)
+    assert (chunked.ci_low, chunked.ci_high, chunked.std_error) == (
+        whole.ci_low,
+        whole.ci_high,
+        whole.std_error,
+    )
