@@ -190,3 +190,21 @@ def test_split_candidates():
         candidate_distribution("split:A=x", names)
     with pytest.raises(InvalidInput, match="the weights sum to 0"):
         candidate_distribution("split:A=0", names)
+
+
+def test_revenue_metric_gets_the_weighted_estimators_only():
+    from optimizer.ope.variants import evaluate_variant_policy, variant_feedback
+
+    rng = np.random.default_rng(0)
+    arm = rng.integers(0, 2, 400)
+    feedback = variant_feedback(
+        arm, np.full(400, 0.5), rng.exponential(3.0, 400), np.array([0, 1.0])
+    )
+    result = evaluate_variant_policy(feedback, "revenue", seed=1, resamples=100)
+    assert [e.estimator for e in result.estimates] == ["ipw", "snipw"]
+    with pytest.raises(InvalidInput, match="estimator 'dr' needs a 0/1 metric"):
+        evaluate_variant_policy(
+            feedback, "revenue", estimators=("ipw", "dr"), seed=1, resamples=100
+        )
+    with pytest.raises(InvalidInput, match="no sent decisions with a known reward"):
+        variant_feedback(np.zeros(0, int), np.zeros(0), np.zeros(0), np.array([1.0]))
