@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "simulate",
     "send_time",
     "demo",
+    "ope",
 )
 
 

@@ -1,0 +1,268 @@
+"""``optimizer experiments evaluate-policy``: a candidate policy's value from a logged file."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from optimizer.cli.app import experiments_app
+from optimizer.cli.common import emit_json, settings
+from optimizer.errors import InvalidInput
+from optimizer.ope.report import (
+    LogEvaluationConfig,
+    LogEvaluationReport,
+    estimator_list,
+    format_table,
+    metrics_for_mlflow,
+    run_log_evaluation,
+)
+
+MLFLOW_EXPERIMENT = "off-policy-evaluation"
+
+
+def log_to_mlflow(report: LogEvaluationReport) -> str:
+    """One MLflow run: the configuration as parameters, every figure as a metric, the JSON
+    report as an artifact. Returns the run id."""
+    c = report.config
+    payload = report.to_dict()
+    return _mlflow_run(
+        f"evaluate-policy:{c.policy}",
+        {
+            "log": str(c.log),
+            "policy": c.policy,
+            "campaign": report.campaign or "",
+            "on_policy_log": str(c.on_policy_log or ""),
+            "estimators": ",".join(c.estimators),
+            "reward_model": c.model,
+            "folds": c.folds,
+            "seed": c.seed,
+            "resamples": c.resamples,
+            "runs": payload["runs"],
+            "n_sim": c.n_sim,
+            "rows": report.log.n_rounds,
+        },
+        metrics_for_mlflow(report),
+        payload,
+    )
+
+
+def _mlflow_run(
+    run_name: str, params: dict[str, Any], metrics: dict[str, float], payload: Any
+) -> str:
+    import mlflow
+
+    from optimizer.models.mlflow_store import ensure_store
+
+    config = settings()
+    uri = config.resolved_mlflow_uri()
+    ensure_store(uri)
+    mlflow.set_tracking_uri(uri)
+    found = mlflow.get_experiment_by_name(MLFLOW_EXPERIMENT)
+    experiment_id = (
+        found.experiment_id
+        if found is not None
+        else mlflow.create_experiment(
+            MLFLOW_EXPERIMENT, artifact_location=config.mlflow_artifact_root()
+        )
+    )
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "evaluation.json"
+            path.write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
+            mlflow.log_artifact(str(path))
+        return str(run.info.run_id)
+
+
+def _evaluate_store(
+    experiment_id: int,
+    policy: str,
+    estimators: tuple[str, ...],
+    *,
+    folds: int,
+    seed: int,
+    resamples: int,
+    model_resamples: int,
+    mlflow: bool,
+) -> None:
+    from optimizer.ope.variants import (
+        candidate_distribution,
+        evaluate_variant_policy,
+        variant_feedback,
+    )
+    from optimizer.store.db import make_engine, require_head, session_factory, transaction
+    from optimizer.store.decision_log import load_variant_log
+
+    engine = make_engine(settings().resolved_database_url(), create_dirs=False)
+    try:
+        require_head(engine)
+        with transaction(session_factory(engine)) as session:
+            log = load_variant_log(session, experiment_id)
+    finally:
+        engine.dispose()
+    dist = candidate_distribution(policy, log.variant_names)
+    feedback = variant_feedback(log.arm, log.propensity, log.reward, dist)
+    evaluation = evaluate_variant_policy(
+        feedback,
+        log.metric,
+        estimators=estimators,
+        seed=seed,
+        resamples=resamples,
+        folds=folds,
+        model_resamples=model_resamples,
+    )
+    w = evaluation.weights
+    typer.echo(
+        f"experiment {log.experiment_id} ({log.experiment_name}), metric {log.metric}: "
+        f"{feedback.n_rounds:,} sends with a known reward ({log.pending} pending, "
+        f"{log.unlogged} without a propensity left out); logged mean {log.reward.mean():.4f}"
+    )
+    candidate = ", ".join(f"{n} {p:.0%}" for n, p in zip(log.variant_names, dist, strict=True))
+    typer.echo(f"candidate {policy}: {candidate}")
+    typer.echo(
+        f"weights: effective sample size {w.effective_sample_size:,.0f} ({w.ess_share:.1%}), "
+        f"max weight {w.max_weight:.2f}, mean weight {w.mean_weight:.3f}"
+    )
+    typer.echo(f"{'estimator':<11}{'estimate':>10}{'95% interval':>22}  interval from")
+    for e in evaluation.estimates:
+        how = "rows resampled" if e.interval == "rows" else "rows resampled, model refitted"
+        typer.echo(
+            f"{e.estimator:<11}{e.value:>10.4f}{f'{e.ci_low:.4f} – {e.ci_high:.4f}':>22}  {how}"
+        )
+    payload: dict[str, Any] = {
+        "log": "store",
+        "experiment_id": log.experiment_id,
+        "metric": log.metric,
+        "policy": policy,
+        "candidate": dict(zip(log.variant_names, dist.tolist(), strict=True)),
+        "rows": feedback.n_rounds,
+        "pending": log.pending,
+        "unlogged": log.unlogged,
+        "logged_mean_reward": float(log.reward.mean()),
+        "estimates": {
+            e.estimator: {k: v for k, v in e.to_dict().items() if k != "estimator"}
+            for e in evaluation.estimates
+        },
+        "weights": w.to_dict(),
+        "seed": seed,
+        "resamples": resamples,
+        "model_resamples": model_resamples,
+    }
+    payload["mlflow_run_id"] = (
+        _mlflow_run(
+            f"evaluate-policy:store:{policy}",
+            {
+                "log": "store",
+                "experiment_id": log.experiment_id,
+                "metric": log.metric,
+                "policy": policy,
+                "estimators": ",".join(e.estimator for e in evaluation.estimates),
+                "folds": folds,
+                "seed": seed,
+                "resamples": resamples,
+                "rows": feedback.n_rounds,
+            },
+            {
+                **{
+                    f"{e.estimator}.{key}": float(getattr(e, key))
+                    for e in evaluation.estimates
+                    for key in ("value", "ci_low", "ci_high", "std_error")
+                },
+                **{f"weights.{k}": float(v) for k, v in w.to_dict().items()},
+                "logged_mean_reward": float(log.reward.mean()),
+            },
+            payload,
+        )
+        if mlflow
+        else None
+    )
+    emit_json(payload)
+
+
+@experiments_app.command("evaluate-policy")
+def experiments_evaluate_policy(
+    log: str = typer.Option(
+        ...,
+        "--log",
+        help="Logged decisions: 'store' (an experiment's decision log) or a CSV in Open "
+        "Bandit Dataset's layout.",
+    ),
+    policy: str = typer.Option(
+        ...,
+        "--policy",
+        help="Candidate policy. CSV: uniform | bts. Store: uniform | variant:NAME | "
+        "split:A=0.5,B=0.5.",
+    ),
+    experiment: int | None = typer.Option(None, help="Experiment id (with --log store)."),
+    prior: Path | None = typer.Option(
+        None, help="BTS Beta prior YAML (default: prior_bts.yaml beside the log)."
+    ),
+    campaign: str | None = typer.Option(
+        None, help="Campaign of the prior: all | men | women (default: from the log's name)."
+    ),
+    on_policy_log: Path | None = typer.Option(
+        None,
+        help="The candidate's own log: its mean reward is the true value to compare with.",
+    ),
+    estimators: str | None = typer.Option(
+        None, help="Comma-separated subset of ipw,snipw,dm,dr,switch-dr,dr-os (default: all)."
+    ),
+    model: str = typer.Option("logistic", help="Reward model: logistic | lightgbm."),
+    folds: int = typer.Option(3, help="Cross-fitting folds of the reward model."),
+    seed: int = typer.Option(12345, help="Seed of the folds, bootstrap and Monte Carlo."),
+    resamples: int = typer.Option(1000, help="Bootstrap resamples of each interval."),
+    model_resamples: int | None = typer.Option(
+        None,
+        help="Bootstrap samples with the reward model refitted on each, for the DM/DR "
+        "intervals (default: 0 for a CSV log, the model held fixed; 200 for the store).",
+    ),
+    runs: int = typer.Option(
+        30, help="Bootstrap samples for the mean relative error (with --on-policy-log)."
+    ),
+    n_sim: int = typer.Option(1_000_000, help="Monte-Carlo draws of the BTS action distribution."),
+    mlflow: bool = typer.Option(True, help="Log the run to MLflow."),
+) -> None:
+    """Estimate what a candidate policy would have earned on a logged file (IPW, SNIPW, DM, DR,
+    switch-DR, DRos with bootstrap intervals and weight diagnostics)."""
+    if log == "store":
+        if experiment is None:
+            raise InvalidInput("--log store needs --experiment ID", field="experiment")
+        _evaluate_store(
+            experiment,
+            policy,
+            estimator_list(estimators),
+            folds=folds,
+            seed=seed,
+            resamples=resamples,
+            model_resamples=200 if model_resamples is None else model_resamples,
+            mlflow=mlflow,
+        )
+        return
+    if experiment is not None:
+        raise InvalidInput("--experiment goes with --log store", field="experiment")
+    config = LogEvaluationConfig(
+        log=Path(log),
+        policy=policy,
+        prior=prior,
+        campaign=campaign,
+        on_policy_log=on_policy_log,
+        estimators=estimator_list(estimators),
+        model=model,
+        folds=folds,
+        seed=seed,
+        resamples=resamples,
+        model_resamples=0 if model_resamples is None else model_resamples,
+        runs=runs,
+        n_sim=n_sim,
+    )
+    report = run_log_evaluation(config)
+    for line in format_table(report):
+        typer.echo(line)
+    payload = report.to_dict()
+    payload["mlflow_run_id"] = log_to_mlflow(report) if mlflow else None
+    emit_json(payload)

@@ -1,0 +1,88 @@
+"""An experiment's decision log for off-policy evaluation: one row per sent decision whose
+reward is known, with the variant chosen and the propensity the policy logged for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import and_, select, true
+from sqlalchemy.orm import Session
+
+from optimizer.errors import NotFound
+from optimizer.store.models import (
+    Decision,
+    DecisionConfirmation,
+    DecisionReward,
+    Experiment,
+    Variant,
+)
+
+
+@dataclass(frozen=True)
+class VariantLog:
+    experiment_id: int
+    experiment_name: str
+    metric: str
+    variant_names: tuple[str, ...]  # in the experiment's variant order
+    arm: np.ndarray  # (n,) index into variant_names
+    propensity: np.ndarray  # (n,) logged probability of the chosen variant
+    reward: np.ndarray  # (n,)
+    unlogged: int  # sent, resolved decisions without a usable propensity (left out)
+    pending: int  # sent decisions whose reward is not known yet (left out)
+
+
+def load_variant_log(session: Session, experiment_id: int) -> VariantLog:
+    """Confirmed sends of ``experiment_id`` with their reward for the experiment's metric
+    (an outcome or a closed window's 0) and logged propensity, oldest first."""
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is None:
+        raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
+    variants = session.scalars(
+        select(Variant)
+        .where(Variant.experiment_id == experiment_id)
+        .order_by(Variant.position, Variant.id)
+    ).all()
+    index = {v.id: i for i, v in enumerate(variants)}
+    rows = session.execute(
+        select(Decision.variant_id, Decision.propensity, DecisionReward.reward)
+        .join(
+            DecisionConfirmation,
+            and_(
+                DecisionConfirmation.decision_id == Decision.id,
+                DecisionConfirmation.allowed.is_(true()),
+            ),
+        )
+        .outerjoin(
+            DecisionReward,
+            and_(
+                DecisionReward.decision_id == Decision.id,
+                DecisionReward.metric == experiment.metric,
+            ),
+        )
+        .where(Decision.experiment_id == experiment_id, Decision.variant_id.is_not(None))
+        .order_by(Decision.created_at, Decision.id)
+    ).all()
+    arm, propensity, reward = [], [], []
+    unlogged = pending = 0
+    for variant_id, p, r in rows:
+        if r is None:
+            pending += 1
+            continue
+        if p is None or not 0 < p <= 1 or variant_id not in index:
+            unlogged += 1
+            continue
+        arm.append(index[variant_id])
+        propensity.append(float(p))
+        reward.append(float(r))
+    return VariantLog(
+        experiment_id=experiment.id,
+        experiment_name=experiment.name,
+        metric=experiment.metric,
+        variant_names=tuple(v.name for v in variants),
+        arm=np.asarray(arm, dtype=np.int64),
+        propensity=np.asarray(propensity, dtype=float),
+        reward=np.asarray(reward, dtype=float),
+        unlogged=unlogged,
+        pending=pending,
+    )
