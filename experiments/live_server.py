@@ -146,11 +146,13 @@ def running_server(
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
     now: dt.datetime | None = None,
+    mlflow_uri: str | None = None,
 ) -> Iterator[ServerProcess]:
-    """A server on ``var_dir`` (SQLite there unless ``database_url``), stopped at the end."""
+    """A server on ``var_dir`` (SQLite there unless ``database_url``; MLflow there unless
+    ``mlflow_uri``, e.g. a copy of a store already migrated), stopped at the end."""
     var_dir.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{(var_dir / 'optimizer.db').as_posix()}"
-    mlflow_uri = f"sqlite:///{(var_dir / 'mlflow.db').as_posix()}"
+    mlflow_uri = mlflow_uri or f"sqlite:///{(var_dir / 'mlflow.db').as_posix()}"
     env = {
         key: value
         for key, value in os.environ.items()
