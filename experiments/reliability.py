@@ -108,7 +108,7 @@ def _crash_args(parser: argparse.ArgumentParser) -> None:
         "--clients",
         type=positive_int,
         default=4,
-        help="concurrent writer threads (4; keep <= 6 until concurrent writers no longer stall)",
+        help="concurrent writer threads (4)",
     )
     parser.add_argument(
         "--load-seconds", type=positive_float, default=10.0, help="load before each kill"
