@@ -209,12 +209,12 @@ def expected_arms(
             arm["opt_outs"] += 1
             rewards += 1
     for event in events:
-        s = by_decision.get(event.get("decision_id") or "")
-        if s is None or METRIC_EVENT[s.metric] != event["type"]:
+        credited = by_decision.get(event.get("decision_id") or "")
+        if credited is None or METRIC_EVENT[credited.metric] != event["type"]:
             continue
-        arm = arms[s.variant_id]
+        arm = arms[credited.variant_id]
         rewards += 1
-        if s.metric == "revenue":
+        if credited.metric == "revenue":
             value = float(event["value"])
             arm["successes"] += int(value > 0)
             arm["revenue_sum"] += value
