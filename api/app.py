@@ -7,6 +7,7 @@ schema and keeps everything the routes need in ``app.state.optimizer``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import importlib
 import logging
@@ -15,7 +16,6 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
-from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
@@ -28,7 +28,13 @@ from optimizer import __version__
 from optimizer.logs import configure_structlog
 from optimizer.service.keys import VerifiedKeyCache
 from optimizer.settings import Settings, get_settings
-from optimizer.store.db import checkpoint, make_engine, session_factory, upgrade
+from optimizer.store.db import (
+    checkpoint,
+    checkpoint_round,
+    make_engine,
+    session_factory,
+    upgrade,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,16 +72,19 @@ def _warm_up_gate(settings: Settings) -> None:
         logger.exception("warming up the compliance gate failed")
 
 
-async def _checkpoint_every(engine: Engine, seconds: float) -> None:
+async def _checkpoint_every(state: AppState, seconds: float) -> None:
     """Checkpoint SQLite's write-ahead log every ``seconds`` on a thread of its own, so that no
-    request's commit pays for copying it back (a no-op on PostgreSQL)."""
-    if engine.dialect.name != "sqlite":
+    request's commit pays for copying it back, and truncate the log when it has grown
+    (:func:`optimizer.store.db.checkpoint_round`); a no-op on PostgreSQL."""
+    engine = state.write_engine
+    if engine is None or engine.dialect.name != "sqlite":
         return
     limiter = anyio.CapacityLimiter(1)
+    step = functools.partial(checkpoint_round, engine, writer_turn=state.writer_turn)
     while True:
         await anyio.sleep(seconds)
         try:
-            await anyio.to_thread.run_sync(checkpoint, engine, limiter=limiter)
+            await anyio.to_thread.run_sync(step, limiter=limiter)
         except Exception:  # logged; the next round tries again
             logger.exception("checkpointing the write-ahead log failed")
 
@@ -116,7 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.collect()
             gc.freeze()
             checkpoints = asyncio.create_task(
-                _checkpoint_every(write_engine, resolved.checkpoint_seconds)
+                _checkpoint_every(app.state.optimizer, resolved.checkpoint_seconds)
             )
             try:
                 yield

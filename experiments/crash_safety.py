@@ -1,8 +1,8 @@
 """Crash safety of the ingest path: ``kill -9`` the server during a write load, restart it on the
 same store, and check that every write it acknowledged is there and the database is intact.
 
-A real server (``optimizer serve`` in a child process, SQLite store in a temporary var dir, an
-admin key made with ``optimizer keys create``) takes concurrent ingest writes from several client
+A real server (``optimizer serve`` in a child process, started by
+:func:`experiments.live_server.prepare_server`, SQLite store in a temporary var dir) takes concurrent ingest writes from several client
 threads: leads (by ``external_id``), consents (by the id the server returned) and events,
 inbound STOPs among them (by idempotency key). Every request answered 2xx is *acknowledged*. The
 server is killed with SIGKILL mid-load, started again on the same store (which migrates and
@@ -15,12 +15,7 @@ Run through ``python -m experiments.reliability crash``.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,88 +25,19 @@ from typing import Any
 
 import httpx
 
+from experiments import live_server
+
 BRAND = "Acme Home Services"
 DISCLOSURE = (
     "By checking this box you agree to receive marketing texts from Acme Home Services at the "
     "number provided. Consent is not a condition of purchase. Reply STOP to opt out."
 )
-CLI = "import sys; from optimizer.cli import main; sys.exit(main())"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+SERVER_ENV = {"OPTIMIZER_BRAND_NAME": BRAND}
 
 
 def server_env(var_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "OPTIMIZER_VAR_DIR": str(var_dir),
-        "OPTIMIZER_DATABASE_URL": f"sqlite:///{(var_dir / 'optimizer.db').as_posix()}",
-        "OPTIMIZER_MLFLOW_TRACKING_URI": f"sqlite:///{(var_dir / 'mlflow.db').as_posix()}",
-        "OPTIMIZER_BRAND_NAME": BRAND,
-    }
-
-
-def create_admin_key(var_dir: Path) -> str:
-    """``optimizer keys create --scope admin`` on the store of ``var_dir``; the printed key."""
-    done = subprocess.run(
-        [sys.executable, "-c", CLI, "keys", "create", "--scope", "admin", "--name", "crash"],
-        env=server_env(var_dir),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return done.stdout.strip().splitlines()[0]
-
-
-class ServerProcess:
-    """``optimizer serve`` (one uvicorn process) on 127.0.0.1 in a child process."""
-
-    def __init__(self, var_dir: Path, port: int) -> None:
-        self.var_dir = var_dir
-        self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout_s: float = 120.0) -> float:
-        """Start and wait for /readyz; seconds until ready."""
-        command = [sys.executable, "-c", CLI, "serve", "--port", str(self.port)]
-        command += ["--log-level", "warning"]
-        log = open(self.var_dir / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
-        started = time.monotonic()
-        self.process = subprocess.Popen(
-            command, env=server_env(self.var_dir), stdout=log, stderr=log
-        )
-        while time.monotonic() - started < timeout_s:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited with code {self.process.returncode} (see {log.name})"
-                )
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=5).status_code == 200:
-                    return time.monotonic() - started
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the server did not become ready within {timeout_s:.0f} s")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown handler, no checkpoint, no flush."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+    """The environment the crash scenario's server runs in (store and MLflow in ``var_dir``)."""
+    return live_server.server_env(var_dir, extra_env=SERVER_ENV)
 
 
 @dataclass
@@ -288,16 +214,15 @@ def run_crash(
     ``restart=False`` (one round only) replaces the server's restart with what it does to the
     store before it serves (open it, recover the write-ahead log, migrate to head), in process:
     the same check, without the seconds a server start costs. ``key``: an admin key already in
-    the store (default: one made with ``optimizer keys create --scope admin``)."""
+    the store (default: the one :func:`experiments.live_server.prepare_server` made)."""
     if not restart and rounds != 1:
         raise ValueError(f"rounds={rounds} without restart (one round expected)")
-    var_dir.mkdir(parents=True, exist_ok=True)
-    key = key or create_admin_key(var_dir)
-    server = ServerProcess(var_dir, _free_port())
+    server = live_server.prepare_server(var_dir, extra_env=SERVER_ENV, ready_path="/readyz")
+    key = key or server.keys["admin"]
     db = var_dir / "optimizer.db"
     results: list[CrashRound] = []
     all_ack = Acknowledged()
-    server.start()
+    server.start(ready_timeout=120)
     try:
         for round_no in range(1, rounds + 1):
             ack = Acknowledged()
@@ -316,7 +241,7 @@ def run_crash(
             for thread in threads:
                 thread.join(timeout=60)
             if restart:
-                restart_s = server.start()
+                restart_s = server.start(ready_timeout=120)
             else:
                 started = time.monotonic()
                 _open_as_at_start_up(db)

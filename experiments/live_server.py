@@ -43,6 +43,7 @@ class ServerProcess:
     env: dict[str, str]
     workers: int
     log_path: Path
+    ready_path: str = "/healthz"
     log_level: str = "warning"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
@@ -53,7 +54,10 @@ class ServerProcess:
             timeout=timeout,
         )
 
-    def start(self, *, ready_timeout: float = 90.0) -> None:
+    def start(self, *, ready_timeout: float = 90.0) -> float:
+        """Start the server (again, after ``kill()``: on the same store) and wait until
+        ``ready_path`` answers 200; the seconds that took."""
+        started = time.monotonic()
         port = self.base_url.rsplit(":", 1)[1]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -82,9 +86,8 @@ class ServerProcess:
                     f"the server exited with {self.process.returncode}; see {self.log_path}"
                 )
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
-                    # Every worker must be up: ask a few times (each answer from any worker).
-                    return
+                if httpx.get(f"{self.base_url}{self.ready_path}", timeout=5).status_code == 200:
+                    return time.monotonic() - started
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
@@ -139,20 +142,17 @@ def prepare_mlflow(tracking_uri: str) -> None:
     ensure_store(tracking_uri)
 
 
-@contextmanager
-def running_server(
+def server_env(
     var_dir: Path,
     *,
     database_url: str | None = None,
-    workers: int = 1,
+    mlflow_uri: str | None = None,
     extra_env: dict[str, str] | None = None,
-    now: dt.datetime | None = None,
-    log_level: str = "warning",
-) -> Iterator[ServerProcess]:
-    """A server on ``var_dir`` (SQLite there unless ``database_url``), stopped at the end."""
-    var_dir.mkdir(parents=True, exist_ok=True)
+) -> dict[str, str]:
+    """The environment of a server on ``var_dir``: this process's, without its ``OPTIMIZER_*``
+    settings, plus the store (SQLite in ``var_dir`` unless ``database_url``), the MLflow store
+    (in ``var_dir`` unless ``mlflow_uri``) and ``extra_env``."""
     url = database_url or f"sqlite:///{(var_dir / 'optimizer.db').as_posix()}"
-    mlflow_uri = f"sqlite:///{(var_dir / 'mlflow.db').as_posix()}"
     env = {
         key: value
         for key, value in os.environ.items()
@@ -162,22 +162,66 @@ def running_server(
         {
             "OPTIMIZER_VAR_DIR": str(var_dir),
             "OPTIMIZER_DATABASE_URL": url,
-            "OPTIMIZER_MLFLOW_TRACKING_URI": mlflow_uri,
+            "OPTIMIZER_MLFLOW_TRACKING_URI": mlflow_uri
+            or f"sqlite:///{(var_dir / 'mlflow.db').as_posix()}",
             "PYTHONPATH": os.pathsep.join(
                 [str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")]
             ).rstrip(os.pathsep),
             **(extra_env or {}),
         }
     )
+    return env
+
+
+def prepare_server(
+    var_dir: Path,
+    *,
+    database_url: str | None = None,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    now: dt.datetime | None = None,
+    mlflow_uri: str | None = None,
+    ready_path: str = "/healthz",
+    log_level: str = "warning",
+) -> ServerProcess:
+    """A server on ``var_dir``, not started yet: the store migrated with a key for every scope,
+    the MLflow store created (see :func:`server_env` for where they are)."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = server_env(var_dir, database_url=database_url, mlflow_uri=mlflow_uri, extra_env=extra_env)
+    url = env["OPTIMIZER_DATABASE_URL"]
     keys = make_keys(url, now or dt.datetime.now(dt.UTC))
-    prepare_mlflow(mlflow_uri)
-    server = ServerProcess(
+    prepare_mlflow(env["OPTIMIZER_MLFLOW_TRACKING_URI"])
+    return ServerProcess(
         base_url=f"http://127.0.0.1:{free_port()}",
         database_url=url,
         keys=keys,
         env=env,
         workers=workers,
         log_path=var_dir / "server.log",
+        ready_path=ready_path,
+        log_level=log_level,
+    )
+
+
+@contextmanager
+def running_server(
+    var_dir: Path,
+    *,
+    database_url: str | None = None,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    now: dt.datetime | None = None,
+    mlflow_uri: str | None = None,
+    log_level: str = "warning",
+) -> Iterator[ServerProcess]:
+    """A server on ``var_dir`` (:func:`prepare_server`), started, and stopped at the end."""
+    server = prepare_server(
+        var_dir,
+        database_url=database_url,
+        workers=workers,
+        extra_env=extra_env,
+        now=now,
+        mlflow_uri=mlflow_uri,
         log_level=log_level,
     )
     server.start()

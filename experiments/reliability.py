@@ -3,6 +3,10 @@ on its last line, one JSON object with its figures.
 
     python -m experiments.reliability million-sends [--sends 1000000 --seed 7]
     python -m experiments.reliability crash [--clients 4 --load-seconds 10 --rounds 3]
+    python -m experiments.reliability race [--leads 100 --clients 50 --runs 10]
+    python -m experiments.reliability writers [--requests 200]
+    python -m experiments.reliability replay [--clients 20 --leads 60]
+    python -m experiments.reliability wal [--seconds 60 --writers 4]
     python -m experiments.reliability all          # every scenario with its defaults
 
 The fast parts run in ``make test`` (tests/reliability/). A scenario is one entry of
@@ -104,7 +108,7 @@ def _crash_args(parser: argparse.ArgumentParser) -> None:
         "--clients",
         type=positive_int,
         default=4,
-        help="concurrent writer threads (4; keep <= 6 until concurrent writers no longer stall)",
+        help="concurrent writer threads (4)",
     )
     parser.add_argument(
         "--load-seconds", type=positive_float, default=10.0, help="load before each kill"
@@ -261,6 +265,179 @@ def _race_table(f: Figures) -> list[tuple[str, str]]:
     return rows
 
 
+# -- shared: SQLite, and PostgreSQL with 2 workers when a server is at hand ----------------------
+
+
+def _add_postgres_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--postgres-url",
+        default=None,
+        help="an empty PostgreSQL database for the 2-worker run (default: a throw-away server "
+        "from Debian's postgresql binaries, skipped when absent)",
+    )
+
+
+def _on_each_backend(
+    args: argparse.Namespace,
+    prefix: str,
+    run: Callable[[Any], Figures],
+    extra_env: dict[str, str],
+) -> dict[str, Figures]:
+    """``run(server)`` on a fresh SQLite store (1 worker), then on a fresh PostgreSQL database
+    (2 workers) when one is available; figures by backend."""
+    from experiments.live_server import running_server
+
+    results: dict[str, Figures] = {}
+    pg = None
+    try:
+        url: str | None = args.postgres_url
+        if url is None:
+            from tests import pg_server
+
+            try:
+                pg = pg_server.start_server()
+                url = pg.create_database(prefix)
+            except FileNotFoundError as exc:
+                print(f"postgresql run skipped: {exc}", file=sys.stderr)
+        for backend, database_url, workers in (("sqlite", None, 1), ("postgresql", url, 2)):
+            if backend == "postgresql" and database_url is None:
+                continue
+            with (
+                tempfile.TemporaryDirectory(prefix=f"{prefix}-") as tmp,
+                running_server(
+                    Path(tmp), database_url=database_url, workers=workers, extra_env=extra_env
+                ) as server,
+            ):
+                results[backend] = {"workers": workers, **run(server)}
+            print(f"{backend}: {results[backend]}", file=sys.stderr)
+    finally:
+        if pg is not None:
+            pg.stop()
+    return results
+
+
+# -- writers -------------------------------------------------------------------------------------
+
+
+def _writers_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--requests", type=positive_int, default=200, help="writing requests at once (200)"
+    )
+    parser.add_argument("--timeout", type=positive_float, default=60.0, help="client timeout, s")
+    parser.add_argument("--seed", type=int, default=0)
+    _add_postgres_argument(parser)
+
+
+def _writers_run(args: argparse.Namespace) -> Figures:
+    from experiments.reliability_writers import SIMULATION_ENV, run_writers
+
+    backends = _on_each_backend(
+        args,
+        "writers",
+        lambda server: run_writers(
+            server, requests=args.requests, timeout=args.timeout, seed=args.seed
+        ).as_dict(),
+        SIMULATION_ENV,
+    )
+    return {"scenario": "writers", "backends": backends}
+
+
+def _writers_table(f: Figures) -> list[tuple[str, str]]:
+    rows = []
+    for backend, r in f["backends"].items():
+        kinds = ", ".join(f"{n} {k}" for k, n in r["by_kind"].items())
+        rows.append(
+            (
+                f"{backend} ({r['workers']} worker{'s' if r['workers'] > 1 else ''})",
+                f"{r['requests']} writing requests at once: {r['ok_2xx']} answered 2xx "
+                f"({kinds}), {r['not_2xx']} not; slowest {r['slowest_s']} s, p50 {r['p50_s']} s, "
+                f"p90 {r['p90_s']} s",
+            )
+        )
+    return rows
+
+
+# -- replay --------------------------------------------------------------------------------------
+
+
+def _replay_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--leads", type=positive_int, default=60, help="leads with a sent decision")
+    parser.add_argument("--clients", type=positive_int, default=20, help="clients posting all")
+    parser.add_argument("--batch", type=positive_int, default=10, help="events per post")
+    parser.add_argument("--seed", type=int, default=0)
+    _add_postgres_argument(parser)
+
+
+def _replay_run(args: argparse.Namespace) -> Figures:
+    from experiments.reliability_replay import run_replay
+    from experiments.reliability_writers import SIMULATION_ENV
+
+    def one(server: Any) -> Figures:
+        figures = run_replay(
+            server, leads=args.leads, clients=args.clients, batch=args.batch, seed=args.seed
+        ).as_dict()
+        return figures
+
+    backends = _on_each_backend(args, "replay", one, SIMULATION_ENV)
+    return {"scenario": "replay", "backends": backends}
+
+
+def _replay_table(f: Figures) -> list[tuple[str, str]]:
+    rows = []
+    for backend, r in f["backends"].items():
+        rows.append(
+            (
+                f"{backend} ({r['workers']} worker{'s' if r['workers'] > 1 else ''})",
+                f"{r['events']} events × {r['clients']} clients in {r['posts']} posts: "
+                f"{r['not_2xx']} not 2xx; accepted {r['accepted']}, duplicates {r['duplicates']}; "
+                f"stored {r['stored_events']} events, {r['rewards_stored']} rewards "
+                f"(expected {r['rewards_expected']}), {r['suppressions_stored']} suppressions for "
+                f"{r['stops']} STOPs; {r['arms']} arms exact: {r['arms_exact']}; slowest post "
+                f"{r['slowest_s']} s",
+            )
+        )
+    return rows
+
+
+# -- wal -----------------------------------------------------------------------------------------
+
+
+def _wal_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=positive_float, default=60.0, help="write load (60 s)")
+    parser.add_argument("--writers", type=positive_int, default=4, help="writer threads")
+    parser.add_argument("--readers", type=positive_int, default=2, help="report reader threads")
+
+
+def _wal_run(args: argparse.Namespace) -> Figures:
+    from experiments.crash_safety import BRAND
+    from experiments.live_server import running_server
+    from experiments.reliability_writers import run_wal_load
+
+    with (
+        tempfile.TemporaryDirectory(prefix="wal-") as tmp,
+        running_server(Path(tmp), extra_env={"OPTIMIZER_BRAND_NAME": BRAND}) as server,
+    ):
+        result = run_wal_load(
+            server,
+            Path(tmp) / "optimizer.db",
+            seconds=args.seconds,
+            writers=args.writers,
+            readers=args.readers,
+            say=lambda line: print(line, file=sys.stderr),
+        )
+    return {"scenario": "wal", **result.as_dict()}
+
+
+def _wal_table(f: Figures) -> list[tuple[str, str]]:
+    return [
+        ("write load", f"{f['seconds']:g} s, {f['writers']} writers, {f['requests']:,} requests"),
+        ("acknowledged writes", f"{f['acknowledged_writes']:,} (errors {f['errors']})"),
+        ("largest -wal file (sampled each second)", f"{f['max_wal_mib']} MiB (bound: 64 MiB)"),
+        ("-wal file at the end", f"{f['last_wal_mib']} MiB"),
+        ("store file", f"{f['store_mib']} MiB"),
+    ]
+
+
 # The registry.
 SCENARIOS: dict[str, Scenario] = {
     "million-sends": Scenario(
@@ -284,6 +461,29 @@ SCENARIOS: dict[str, Scenario] = {
         _crash_args,
         _crash_run,
         _crash_table,
+    ),
+    "writers": Scenario(
+        "writers",
+        "200 writing requests released together (leads, consents, events with STOPs, "
+        "confirms): all answered 2xx (SQLite 1 worker; PostgreSQL 2 workers)",
+        _writers_args,
+        _writers_run,
+        _writers_table,
+    ),
+    "replay": Scenario(
+        "replay",
+        "the same outcome events and STOPs posted by 20 clients at once: stored once, arm "
+        "statistics exact (SQLite; PostgreSQL with 2 workers)",
+        _replay_args,
+        _replay_run,
+        _replay_table,
+    ),
+    "wal": Scenario(
+        "wal",
+        "60 s of writes and reads on SQLite: the -wal file stays under 64 MiB",
+        _wal_args,
+        _wal_run,
+        _wal_table,
     ),
 }
 

@@ -1,4 +1,5 @@
-"""Schemathesis over the real app on a real socket: every operation of /openapi.json, positive
+"""Schemathesis over a real server (``optimizer serve``, started by
+:func:`experiments.live_server.running_server`): every operation of /openapi.json, positive
 and negative cases, every check, an admin key (simulation off, so ``as_of`` answers 403).
 
 Prints, per operation, the cases run, the server errors (5xx) and the other check failures; the
@@ -10,30 +11,21 @@ last line is one JSON object with the totals.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import socket
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.failures import Failure, FailureGroup
 
-from api.app import create_app
-from optimizer.service.keys import create_key
-from optimizer.settings import Settings
-from optimizer.store.db import make_engine, session_factory, transaction, upgrade
+from experiments.live_server import running_server
 
 # Operations whose 5xx are known and fixed elsewhere (see ``KNOWN_ELSEWHERE``); the pytest run
 # leaves them out, the full run reports them like every other.
@@ -51,46 +43,6 @@ class OperationResult:
     def line(self) -> str:
         others = ", ".join(f"{k} {v}" for k, v in sorted(self.failures.items())) or "none"
         return f"{self.label}: {self.cases} cases, {self.server_errors} × 5xx, other: {others}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def admin_key(settings: Settings) -> str:
-    engine = make_engine(settings.resolved_database_url())
-    upgrade(engine)
-    with transaction(session_factory(engine)) as session:
-        key = create_key(
-            session, scopes=["admin"], name="schemathesis", now=dt.datetime.now(dt.UTC)
-        ).plaintext
-    engine.dispose()
-    return key
-
-
-@contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """The app under uvicorn on 127.0.0.1 in a thread; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="error", access_log=False
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def load_schema(base_url: str) -> schemathesis.BaseSchema:
@@ -146,23 +98,22 @@ def run_operation(
 
 
 def run(examples: int, *, exclude: tuple[str, ...] = ()) -> list[OperationResult]:
-    with tempfile.TemporaryDirectory(prefix="schemathesis-") as tmp:
-        settings = Settings(
-            var_dir=Path(tmp) / "var",
-            mlflow_tracking_uri=f"sqlite:///{tmp}/mlflow.db",
-            simulation=False,
-        )
-        headers = {"Authorization": f"Bearer {admin_key(settings)}"}
-        with serve(settings) as base_url:
-            schema = load_schema(base_url)
-            results = []
-            for item in schema.get_all_operations():
-                operation = item.ok()
-                if operation.label in exclude:
-                    continue
-                results.append(
-                    run_operation(operation, base_url=base_url, headers=headers, examples=examples)
+    with (
+        tempfile.TemporaryDirectory(prefix="schemathesis-") as tmp,
+        running_server(Path(tmp) / "var", extra_env={"OPTIMIZER_SIMULATION": "false"}) as server,
+    ):
+        headers = {"Authorization": f"Bearer {server.keys['admin']}"}
+        schema = load_schema(server.base_url)
+        results = []
+        for item in schema.get_all_operations():
+            operation = item.ok()
+            if operation.label in exclude:
+                continue
+            results.append(
+                run_operation(
+                    operation, base_url=server.base_url, headers=headers, examples=examples
                 )
+            )
     return results
 
 

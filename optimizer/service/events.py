@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from optimizer.errors import InvalidInput
 from optimizer.service.leads import validate_channel
 from optimizer.settings import Settings
-from optimizer.store.locks import lock_numbers
+from optimizer.store.locks import lock_arms_of, lock_numbers
 from optimizer.store.models import (
     Decision,
     DecisionConfirmation,
@@ -491,6 +491,12 @@ def ingest_events(
         if event_id is not None
     ]
     with_decisions = _leads_with_experiment_decisions(session, {row.lead_id for row, _, _ in kept})
+    # The arms these events may credit (outcomes, opt-outs), locked in one order.
+    lock_arms_of(
+        session,
+        lead_ids={row.lead_id for row, _, _ in kept if row.lead_id in with_decisions},
+        decision_ids={row.decision_id for row, _, _ in kept if row.decision_id},
+    )
     actions_out: list[Action] = []
     for stored, intent, values in kept:
         lead = leads[stored.lead_id]

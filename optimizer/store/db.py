@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,15 @@ from optimizer.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
+# The server's SQLite write-ahead log: once a checkpoint resets it, a connection truncates the
+# file back to this size (SQLite otherwise keeps it at its largest); and when it holds this
+# many frames (pages, 4 KiB each) after the periodic passive checkpoint, the same step tries a
+# truncating one, waiting at most TRUNCATE_BUSY_MS for readers and writers to make way.
+WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
+TRUNCATE_AT_FRAMES = 1024
+TRUNCATE_BUSY_MS = 100
+BUSY_TIMEOUT_MS = 30000
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling is turned off so that SQLAlchemy's "begin" below
@@ -34,13 +44,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
 def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
     cursor.close()
 
 
@@ -56,7 +67,8 @@ def make_engine(
     ``autocheckpoint=False`` (SQLite): a commit never copies the write-ahead log back into the
     database file (SQLite otherwise does so in the commit that fills 1,000 pages, a few
     milliseconds of I/O on the request that happens to make it); whoever makes such an engine
-    calls :func:`checkpoint` itself, off the request path.
+    calls :func:`checkpoint` itself, off the request path. Its connections also cap the log
+    file at ``WAL_SIZE_LIMIT_BYTES`` whenever a checkpoint resets it (``journal_size_limit``).
     """
     try:
         parsed = make_url(url)
@@ -128,6 +140,71 @@ def checkpoint(engine: Engine) -> tuple[int, int] | None:
     finally:
         raw.close()
     return int(row[1]), int(row[2])
+
+
+def truncate_wal(
+    engine: Engine, *, busy_ms: int = TRUNCATE_BUSY_MS
+) -> tuple[bool, int, int] | None:
+    """Checkpoint SQLite's write-ahead log completely and truncate its file to zero bytes, if
+    readers and writers make way within ``busy_ms``; (done, frames in the log, frames copied),
+    or None for a backend without one.
+
+    While it waits, SQLite holds new writers back (a truncating checkpoint blocks them while it
+    is pending), so the wait is short: a log a reader still needs is left for the next round,
+    and the passive checkpoints meanwhile copy what they can.
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    raw = engine.raw_connection()  # in autocommit, as in :func:`checkpoint`
+    try:
+        cursor = raw.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        try:
+            row = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            # The connection goes back to the pool: restore the wait every other use expects.
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.close()
+    finally:
+        raw.close()
+    return int(row[0]) == 0, int(row[1]), int(row[2])
+
+
+@dataclass(frozen=True)
+class CheckpointRound:
+    """What one periodic round did: the passive checkpoint's (frames, copied), and whether a
+    truncating one was tried and finished."""
+
+    frames: int
+    copied: int
+    truncate_tried: bool = False
+    truncated: bool = False
+
+
+def checkpoint_round(
+    engine: Engine,
+    *,
+    writer_turn: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
+    truncate_at_frames: int = TRUNCATE_AT_FRAMES,
+    busy_ms: int = TRUNCATE_BUSY_MS,
+) -> CheckpointRound | None:
+    """The server's periodic step: a passive checkpoint, and when the log still holds
+    ``truncate_at_frames`` or more frames, a truncating one (:func:`truncate_wal`) taken in
+    ``writer_turn`` (the app's queue of writers, so that none of this process's writers is
+    mid-transaction while it runs and each waits at most its short busy wait). None elsewhere.
+
+    A passive checkpoint alone cannot bound the file: under steady writes with overlapping
+    readers the log is never reset, and a file once grown is never made smaller."""
+    passive = checkpoint(engine)
+    if passive is None:
+        return None
+    frames, copied = passive
+    if frames < truncate_at_frames:
+        return CheckpointRound(frames, copied)
+    with writer_turn():
+        done = truncate_wal(engine, busy_ms=busy_ms)
+    assert done is not None
+    return CheckpointRound(frames, copied, truncate_tried=True, truncated=done[0])
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
