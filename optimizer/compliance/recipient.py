@@ -92,10 +92,12 @@ def resolve_recipient(
     return Recipient(zones=tuple(sorted(zones)), states=tuple(sorted(states)), display_zone=display)
 
 
+@lru_cache(maxsize=65536)
 def recipient_of(
     phone_e164: str | None, lead_time_zone: str | None = None, address_state: str | None = None
 ) -> Recipient:
-    """:func:`resolve_recipient` from a stored number; one that no longer parses has no zone."""
+    """:func:`resolve_recipient` from a stored number; one that no longer parses has no zone.
+    (Cached: parsing the number is most of its cost, and a decision asks two or three times.)"""
     info: PhoneInfo | None = None
     if phone_e164:
         try:

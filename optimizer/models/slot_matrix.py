@@ -58,6 +58,26 @@ def project(counts: np.ndarray, components: np.ndarray, iterations: int = 60) ->
     return weights
 
 
+def project_one(counts: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """``project`` of one lead's (1, bins) counts, remembered for the last leads' counts (the
+    single-lead decision asks again for a lead whose history has not changed, and most new
+    leads share the all-zero history): the same array as ``project`` gives, read-only."""
+    counts = np.ascontiguousarray(counts, dtype=np.float64)
+    components = np.ascontiguousarray(components, dtype=np.float64)
+    return _project_cached(counts.tobytes(), counts.shape, components.tobytes(), components.shape)
+
+
+@lru_cache(maxsize=4096)
+def _project_cached(
+    counts: bytes, counts_shape: tuple[int, ...], components: bytes, shape: tuple[int, ...]
+) -> np.ndarray:
+    weights = project(
+        np.frombuffer(counts).reshape(counts_shape), np.frombuffer(components).reshape(shape)
+    )
+    weights.setflags(write=False)
+    return weights
+
+
 @dataclass(frozen=True)
 class SlotBasis:
     """What ``slot_matrix`` derives per lead before it looks at a slot. Any set of (lead, slot)
@@ -154,7 +174,8 @@ def slot_basis(
     ]
     per_hour = None
     if components is not None:
-        mix = project(np.hstack([wd, we]), components)
+        counts = np.hstack([wd, we])
+        mix = project_one(counts, components) if n == 1 else project(counts, components)
         curve = mix @ components  # (n, 48) expected share of engagement by bin
         per_hour = np.hstack([curve[:, :24] / 5.0, curve[:, 24:] / 2.0])  # per day of that type
     both = _smooth(wd + we)
