@@ -162,8 +162,7 @@ def evaluate_cv(
     """K-fold cross-fitting: every row scored by models that did not see it; metrics on the
     pooled out-of-fold scores (and the Qini of each fold, for its spread)."""
     _check_learner(learner)
-    if not 2 <= folds <= 20:
-        raise InvalidInput(f"--folds {folds} must be between 2 and 20")
+    _check_folds(folds)
     n = data.rows
     uplift, response = np.empty(n), np.empty(n)
     fold_qini = []
@@ -186,6 +185,11 @@ def evaluate_cv(
     )
     m, r, rnd = _score_all(scored, seed=config.seed, resamples=resamples)
     return Evaluation("cv", folds, m, r, rnd, scored, tuple(fold_qini))
+
+
+def _check_folds(folds: int | None) -> None:
+    if folds is not None and not 2 <= folds <= 20:
+        raise InvalidInput(f"--folds {folds} must be between 2 and 20")
 
 
 def _check_learner(learner: str) -> None:
@@ -270,6 +274,8 @@ def train_uplift(
     """Evaluate, log to MLflow, register ``challenger``, validate and (by default) promote."""
     started = time.perf_counter()
     _check_learner(learner)
+    _check_folds(folds)
+    split(data, test_size=test_size, seed=config.seed)  # refuses a bad test size at once
     name = settings.uplift_model_name
     holdout, model = evaluate_holdout(
         data, learner=learner, config=config, test_size=test_size, resamples=resamples

@@ -7,8 +7,9 @@ Three meta-learners, for a binary outcome (``visit``, a reply) or a continuous o
 - ``class_transformation``: binary outcome — z = 1 when (treated and y = 1) or (control and
   y = 0); with a treated share of 1/2, uplift = 2 P(z = 1 | x) - 1 (Jaskowski & Jaroszewicz,
   2012; scikit-uplift's ``ClassTransformation``). Continuous outcome — the transformed-outcome
-  regression: y* = y (t - p) / (p (1 - p)) has E[y* | x] = uplift for any treated share p
-  (Athey & Imbens, 2015).
+  regression: y* = (y - m(x)) (t - p) / (p (1 - p)) has E[y* | x] = uplift for any treated
+  share p and any baseline m that ignores t (Athey & Imbens, 2015); m is a cross-fitted
+  E[y | x], which takes the base-rate variance out of y*.
 - ``x_learner`` (Künzel et al., 2019): the two models above impute each row's effect
   (treated: y - m0(x); control: m1(x) - y); a model per group learns the imputed effects;
   uplift = p tau0(x) + (1 - p) tau1(x), with p the (randomised, constant) treated share.
@@ -102,6 +103,30 @@ def fit_booster(
     best = booster.best_iteration or booster.current_iteration()
     # Keep only the chosen trees, so that predict and save agree without num_iteration.
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+
+
+def _cross_fitted_mean(
+    x: np.ndarray, y: np.ndarray, categorical: tuple[int, ...], config: UpliftConfig, seed: int
+) -> np.ndarray:
+    """E[y | x] ignoring the treatment, each half predicted by a model fitted on the other half.
+
+    Subtracting it from y leaves E[y* | x] = uplift unchanged (the treatment is independent of
+    x and of the baseline) and removes the base-rate variance that swamps a revenue effect.
+    """
+    order = np.random.default_rng(seed).permutation(len(y))
+    halves = (order[: len(y) // 2], order[len(y) // 2 :])
+    out = np.empty(len(y))
+    for k, (fit_rows, score_rows) in enumerate((halves, halves[::-1])):
+        model = fit_booster(
+            x[fit_rows],
+            y[fit_rows],
+            objective="regression",
+            categorical=categorical,
+            config=config,
+            seed=seed + k,
+        )
+        out[score_rows] = _predict(model, x[score_rows], config.num_threads)
+    return out
 
 
 def _predict(booster: lgb.Booster, x: np.ndarray, num_threads: int = 0) -> np.ndarray:
@@ -230,7 +255,8 @@ def fit_uplift(
             z = (y == treatment).astype(np.float64)
             boosters["transformed"] = booster(everyone, z, "binary", 3)
         else:
-            y_star = y * (treatment - p) / (p * (1.0 - p))
+            baseline = _cross_fitted_mean(x, y, cat, config, seed + 7)
+            y_star = (y - baseline) * (treatment - p) / (p * (1.0 - p))
             boosters["transformed"] = booster(everyone, y_star, "regression", 3)
     if learner == "x_learner":
         m1 = _predict(boosters["treated"], x[control], config.num_threads)
