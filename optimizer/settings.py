@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     # Models.
     lead_score_model_name: str = "lead-score"
     send_time_model_name: str = "send-time"
+    uplift_model_name: str = "uplift"
     promote_margin: float = 0.002
     # A model that failed to load (its baseline answers meanwhile) is tried again at most this
     # often, so a store that comes back is picked up without costing every request a retry.

@@ -93,6 +93,16 @@ def _read(path: Path, sep: str | None) -> tuple[pd.DataFrame, str]:
     return frame, sep
 
 
+def read_table(path: Path, sep: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The table in ``path`` (separator sniffed unless given) and the separator used."""
+    return _read(path, sep)
+
+
+def values_text(values: Sequence[object], limit: int = 8) -> str:
+    """Up to ``limit`` values, quoted, for an error message."""
+    return _values_text(values, limit)
+
+
 def _values_text(values: Sequence[object], limit: int = 8) -> str:
     shown = ", ".join(repr(v) for v in list(values)[:limit])
     return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")

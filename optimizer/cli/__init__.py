@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "send_time",
     "demo",
     "ope",
+    "uplift",
 )
 
 

@@ -270,13 +270,13 @@ class VersionRow:
 
 @models_app.command("list")
 def models_list() -> None:
-    """Registered versions of the lead-score and send-time models, with their aliases."""
+    """Registered versions of the lead-score, send-time and uplift models, with their aliases."""
     cfg = settings()
     from optimizer.models.registry import aliases_of, client_for, list_versions
 
     client = client_for(cfg.resolved_mlflow_uri())
     rows: list[VersionRow] = []
-    for name in (cfg.lead_score_model_name, cfg.send_time_model_name):
+    for name in (cfg.lead_score_model_name, cfg.send_time_model_name, cfg.uplift_model_name):
         aliases = aliases_of(name, client=client)
         for version in list_versions(name, client=client):
             tags = dict(version.tags or {})

@@ -24,3 +24,18 @@ class LeadScorePyfunc(PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
         return self._model.predict_frame(model_input)
+
+
+UPLIFT_ARTIFACT_KEY = "uplift"
+
+
+class UpliftPyfunc(PythonModel):
+    """``predict`` returns the estimated uplift per row (the outcome's units)."""
+
+    def load_context(self, context: Any) -> None:
+        from optimizer.models.uplift import UpliftModel
+
+        self._model = UpliftModel.load(Path(context.artifacts[UPLIFT_ARTIFACT_KEY]))
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
+        return self._model.predict(self._model.spec.encode(model_input))
