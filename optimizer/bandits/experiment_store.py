@@ -194,6 +194,34 @@ def load_arms(session: Session, experiment_id: int) -> list[tuple[Variant, ArmSt
     return [(row[0], row[1]) for row in rows]
 
 
+_VARIANT_KEYS = tuple(a.key for a in Variant.__mapper__.column_attrs)
+_STATS_KEYS = tuple(a.key for a in ArmStats.__mapper__.column_attrs)
+_ARM_ROWS_OF_EXPERIMENT = (
+    select(
+        *(getattr(Variant, k).label(f"v_{k}") for k in _VARIANT_KEYS),
+        *(getattr(ArmStats, k).label(f"s_{k}") for k in _STATS_KEYS),
+    )
+    .join(ArmStats, ArmStats.variant_id == Variant.id)
+    .where(Variant.experiment_id == bindparam("experiment_id"))
+    .order_by(Variant.position, Variant.id)
+)
+
+
+def read_arms(session: Session, experiment_id: int) -> list[tuple[Variant, ArmStats]]:
+    """:func:`load_arms` for reading only (the decision's path): the same rows, in the same
+    order, as detached objects (not in the session) from one Core select, about a fifth of the
+    ORM's cost. Nothing written to them is stored."""
+    out: list[tuple[Variant, ArmStats]] = []
+    for row in core_execute(session, _ARM_ROWS_OF_EXPERIMENT, {"experiment_id": experiment_id}):
+        values = row._mapping
+        variant = Variant(**{k: values[f"v_{k}"] for k in _VARIANT_KEYS})
+        stats = ArmStats(**{k: values[f"s_{k}"] for k in _STATS_KEYS})
+        make_transient_to_detached(variant)
+        make_transient_to_detached(stats)
+        out.append((variant, stats))
+    return out
+
+
 def build_policy(experiment: Experiment, arms: Sequence[tuple[Variant, ArmStats]]) -> BasePolicy:
     """The experiment's policy loaded with the arms' statistics from the database."""
     params = _policy_params(experiment)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from optimizer.bandits.experiment_store import load_arms, read_experiment, variant_chooser
+from optimizer.bandits.experiment_store import read_arms, read_experiment, variant_chooser
 from optimizer.compliance import (
     GateContext,
     Verdict,
@@ -29,7 +29,7 @@ from optimizer.compliance.recipient import recipient_of
 from optimizer.compliance.store_context import build_context
 from optimizer.decide.models import LoadedModels, ScoreRow
 from optimizer.decide.render import LeadFacts, lead_tokens, render
-from optimizer.decide.slots import as_datetime64, candidate_slots, local_iso
+from optimizer.decide.slots import candidate_slots64, local_iso, slot_at
 from optimizer.decide.store import load_facts, load_lead_events, read_lead
 from optimizer.decide.types import (
     PERMANENT_PREFIXES,
@@ -98,7 +98,7 @@ def candidates_and_arms(
             f"experiment {experiment_id} is {experiment.status} (a running experiment expected)",
             field="experiment_id",
         )
-    arms = load_arms(session, experiment_id)
+    arms = read_arms(session, experiment_id)
     candidates = [Candidate(v.id, v.name, v.template) for v, _ in arms if not v.paused]
     return experiment, candidates, arms
 
@@ -340,8 +340,7 @@ class DecisionService:
         seg = segment_info(text)
         context = prepared.context.with_message(text)
         # Send time: the gate's allowed mask over the horizon, the send-time model among the rest.
-        slots = candidate_slots(now, horizon_hours)
-        slots64 = as_datetime64(slots)  # converted once for the gate and the send-time model
+        slots64 = candidate_slots64(now, horizon_hours)  # for the gate and the send-time model
         mask = np.asarray(allowed_mask(context, slots64), dtype=bool)
         now_verdict = evaluate(context.with_send_at(now), memo=prepared.gate_memo)
         for reason in now_verdict.reasons:
@@ -377,10 +376,14 @@ class DecisionService:
         speed_window = dt.timedelta(minutes=self.settings.speed_to_lead_minutes)
         is_new = (now - lead.created_at) <= speed_window and not prepared.facts.touched
         if slot_probs is None:
-            slot_probs = self.models.slot_probabilities(
+            # Only the allowed slots are scored (the choice reads no other): the same pick and
+            # propensity for about half the trees. The others stay NaN.
+            allowed = np.flatnonzero(mask)
+            slot_probs = np.full(len(slots64), np.nan)
+            slot_probs[allowed] = self.models.slot_probabilities(
                 session,
                 lead=lead,
-                slots=slots64,
+                slots=slots64[allowed],
                 zone=prepared.zone,
                 now=now,
                 events=prepared.events,
@@ -405,7 +408,7 @@ class DecisionService:
                     f"{slot_probs[index]:.3f} (chosen with probability {slot_propensity:.3f})",
                 )
             )
-        send_at = slots[index]
+        send_at = slot_at(now, index)
         final = evaluate(context.with_send_at(send_at), memo=prepared.gate_memo)
         action = "send_now" if index == 0 else "send_at"
         if not final.allowed:  # the last word is the gate's, on the concrete text and time

@@ -17,6 +17,27 @@ def candidate_slots(now: dt.datetime, horizon_hours: int) -> list[dt.datetime]:
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
+_HOUR_US = 3_600_000_000
+
+
+def slot_at(now: dt.datetime, index: int) -> dt.datetime:
+    """``candidate_slots(now, h)[index]`` for any ``h > index``, without building the list."""
+    now = now.astimezone(dt.UTC)
+    if index == 0:
+        return now
+    return now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=index)
+
+
+def candidate_slots64(now: dt.datetime, horizon_hours: int) -> np.ndarray:
+    """``as_datetime64(candidate_slots(now, horizon_hours))``, computed in numpy (the single
+    decision's path: one slot's datetime is made, with :func:`slot_at`, once it is chosen)."""
+    micros = (now.astimezone(dt.UTC) - _EPOCH) // _MICROSECOND
+    out = np.empty(horizon_hours, dtype=np.int64)
+    if horizon_hours > 0:
+        out[0] = micros
+        first = (micros // _HOUR_US + 1) * _HOUR_US
+        out[1:] = first + _HOUR_US * np.arange(horizon_hours - 1, dtype=np.int64)
+    return out.astype("datetime64[us]").astype("datetime64[ns]")
 
 
 def as_datetime64(slots: list[dt.datetime]) -> np.ndarray:

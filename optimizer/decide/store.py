@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from optimizer.decide.render import LeadFacts
 from optimizer.decide.types import DecisionReason, DecisionRecord, TopFeature
 from optimizer.errors import NotFound
-from optimizer.store.db import core_execute
+from optimizer.store.db import core_execute, core_insert_one
 from optimizer.store.events import LeadEvents
 from optimizer.store.models import Decision, DecisionConfirmation, Event, Lead, Variant
 
@@ -159,7 +159,9 @@ def write_decisions(session: Session, records: Sequence[DecisionRecord], *, poli
 
     A Core insert on the table (its column names are the attributes' names): the ORM's bulk
     insert path costs about as much Python again per row, and nothing here needs the ORM."""
-    if records:
+    if len(records) == 1:
+        core_insert_one(session, _INSERT_DECISION, decision_row(records[0], policy=policy))
+    elif records:
         core_execute(
             session,
             _INSERT_DECISION,

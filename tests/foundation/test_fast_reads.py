@@ -26,7 +26,7 @@ from optimizer.service.leads import ConsentInput, LeadInput, add_consent, upsert
 from optimizer.store import db
 from optimizer.store.banned_dates import add_banned_date
 from optimizer.store.db import FastRows, core_execute, transaction
-from optimizer.store.models import Event, Experiment
+from optimizer.store.models import Decision, Event, Experiment
 
 NOW = dt.datetime(2026, 10, 6, 17, 0, tzinfo=dt.UTC)
 PHONE = "+13055550142"
@@ -206,3 +206,120 @@ def test_connection_kept_per_transaction_only(
         assert "click" not in {r.type for r in rows}
     finally:
         session.close()
+
+
+def _decision_row(lead: int, decision_id: str) -> dict[str, Any]:
+    return {
+        "id": decision_id,
+        "lead_id": lead,
+        "created_at": NOW,
+        "as_of": NOW - dt.timedelta(microseconds=7),
+        "action": "send_at",
+        "send_at": NOW + dt.timedelta(hours=3),
+        "timezone": "America/Chicago",
+        "experiment_id": None,
+        "variant_id": 3,
+        "text": "Acme: hi Ana. Reply STOP to opt out.",
+        "segments": 1,
+        "score": 71.5,
+        "probability": 0.715,
+        "segment": "hot",
+        "reasons": [{"code": "slot.model", "message": "é ✓", "source": None}],
+        "allowed": True,
+        "compliance": {"reasons": [], "n": [1, 2.5, None]},
+        "next_allowed_at": None,
+        "propensity": 0.25,
+        "slot_propensity": None,
+        "model_versions": {"lead_score": "lead-score:3"},
+        "rules_version": "2026.10",
+        "policy": "thompson",
+        "first_in_sequence": False,
+        "explanation": {},
+    }
+
+
+def test_one_row_insert_stores_what_sqlalchemy_stores(
+    sessions: sessionmaker[Session], store: dict[str, Any]
+) -> None:
+    """The decision log's one-row insert on the driver's cursor writes the very bytes that
+    SQLAlchemy's execution writes (times, JSON, booleans, NULLs, non-ASCII text)."""
+    from sqlalchemy import text
+
+    from optimizer.decide.store import _INSERT_DECISION
+    from optimizer.store.db import core_insert_one
+
+    with transaction(sessions) as session:
+        keys = tuple(_decision_row(0, "x"))
+        assert db._fast_insert(_INSERT_DECISION, keys, session.connection().dialect) is not None
+        core_insert_one(session, _INSERT_DECISION, _decision_row(store["lead"], "fast"))
+        db.FAST_ENABLED[0] = False
+        try:
+            core_insert_one(session, _INSERT_DECISION, _decision_row(store["lead"], "slow"))
+        finally:
+            db.FAST_ENABLED[0] = True
+    with sessions() as session:
+        stored = {
+            r[0]: tuple(r[1:])
+            for r in session.execute(text("SELECT * FROM decisions WHERE id IN ('fast', 'slow')"))
+        }
+    assert stored["fast"] == stored["slow"]
+    assert len(stored["fast"]) == len(_decision_row(0, "x")) - 1
+
+
+def test_a_refused_one_row_insert_raises_sqlalchemys_error_and_keeps_the_transaction(
+    sessions: sessionmaker[Session], store: dict[str, Any]
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from optimizer.decide.store import _INSERT_DECISION
+    from optimizer.store.db import core_insert_one
+
+    with transaction(sessions) as session:
+        core_insert_one(session, _INSERT_DECISION, _decision_row(store["lead"], "once"))
+        with pytest.raises(IntegrityError):
+            core_insert_one(session, _INSERT_DECISION, _decision_row(store["lead"], "once"))
+        core_insert_one(session, _INSERT_DECISION, _decision_row(store["lead"], "twice"))
+    with sessions() as session:
+        ids = set(session.scalars(select(Decision.id)))
+    assert {"once", "twice"} <= ids
+
+
+def test_read_arms_equals_load_arms(sessions: sessionmaker[Session]) -> None:
+    """The decision path's detached arms carry what the ORM's arms carry, in the same order."""
+    from sqlalchemy import update
+
+    from optimizer.bandits.experiment_store import create_experiment, load_arms, read_arms
+    from optimizer.store.models import ArmStats, Variant
+
+    with transaction(sessions) as session:
+        experiment = create_experiment(
+            session,
+            name="arms",
+            metric="reply",
+            policy="thompson",
+            variants=[("b", "Acme: B. Reply STOP to opt out."), ("a", "Acme: A. STOP to end")],
+            control="b",
+            params=None,
+            attribution_hours=72,
+            seed=1,
+            now=NOW,
+        )
+        session.execute(
+            update(ArmStats)
+            .where(ArmStats.experiment_id == experiment.id)
+            .values(sends=7, successes=2, revenue_sum=3.5, updated_at=NOW)
+        )
+        session.execute(update(Variant).where(Variant.name == "a").values(paused=True))
+        experiment_id = experiment.id
+    with sessions() as session:
+        fast = read_arms(session, experiment_id)
+        orm = load_arms(session, experiment_id)
+        assert len(fast) == len(orm) == 2
+        for (fv, fs), (ov, os_) in zip(fast, orm, strict=True):
+            for attr in Variant.__mapper__.column_attrs:
+                assert getattr(fv, attr.key) == getattr(ov, attr.key), attr.key
+            for attr in ArmStats.__mapper__.column_attrs:
+                assert getattr(fs, attr.key) == getattr(os_, attr.key), attr.key
+            assert fv not in session and fs not in session
+        assert [v.name for v, _ in fast] == ["b", "a"] and fast[1][0].paused is True
+        assert fast[0][1].updated_at == NOW
