@@ -11,6 +11,7 @@ import functools
 import gc
 import importlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # walks only what requests allocated.
             gc.collect()
             gc.freeze()
+            sys.setswitchinterval(resolved.switch_interval_ms / 1000)
             checkpoints = asyncio.create_task(
                 _checkpoint_every(app.state.optimizer, resolved.checkpoint_seconds)
             )
