@@ -70,10 +70,10 @@ class Settings(BaseSettings):
     # of those, single-lead decisions (CPU-bound: one thread gives the most per second).
     server_threads: int = Field(default=8, ge=1, le=256)
     decision_threads: int = Field(default=1, ge=1, le=64)
-    # How long a thread may hold the interpreter lock while another waits for it (Python's
-    # default is 5 ms): a response that is ready waits at most this long for a decision that
-    # is running on another thread.
-    switch_interval_ms: float = Field(default=1.0, gt=0, le=100)
+    # How long a thread may hold the interpreter lock while another waits for it (5 ms is
+    # Python's default): a response that is ready waits at most this long for a decision
+    # running on another thread.
+    switch_interval_ms: float = Field(default=5.0, gt=0, le=100)
     # Server logs: one JSON object per line (for a log shipper), or a readable console line.
     log_format: Literal["json", "console"] = "json"
     # SQLite: how often the server copies the write-ahead log back into the database file.
