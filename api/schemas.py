@@ -7,7 +7,7 @@ import math
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from optimizer.vocabulary import CHANNELS, EVENT_TYPES
 
@@ -258,6 +258,10 @@ class VariantIn(Strict):
     template: str = Field(min_length=1, max_length=2000)
 
 
+# true (the default share), or a share; 1 is refused, not read as true.
+HoldoutShare = StrictBool | Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)] | None
+
+
 class ExperimentIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     metric: Literal["reply", "click", "conversion", "revenue"]
@@ -267,6 +271,11 @@ class ExperimentIn(Strict):
     params: dict[str, Any] | None = None
     attribution_hours: int | None = Field(default=None, ge=1, le=24 * 60)
     seed: Seed = 0
+    holdout: HoldoutShare = Field(
+        default=None,
+        description="A randomised holdout: this share of the experiment's leads (0 to 0.5; "
+        "true for 5%) get no text, so the texts' incremental effect can be measured.",
+    )
 
 
 class VariantOut(BaseModel):
@@ -285,6 +294,7 @@ class ExperimentOut(BaseModel):
     status: str
     control_variant_id: int | None
     attribution_hours: int
+    holdout: float
     created_at: dt.datetime
     stopped_at: dt.datetime | None
     variants: list[VariantOut]

@@ -20,3 +20,17 @@ EVENT_TYPES = (
     "purchase",
 )
 CHANNELS = ("sms", "voice", "rcs", "webchat", "email")
+
+# Which experiment metric an outcome event feeds (the arms' rewards and the holdout's lift).
+OUTCOME_METRICS: dict[str, tuple[str, ...]] = {
+    "reply": ("reply",),
+    "inbound": ("reply",),
+    "click": ("click",),
+    "conversion": ("conversion", "revenue"),
+    "purchase": ("conversion", "revenue"),
+}
+
+
+def outcome_types(metric: str) -> tuple[str, ...]:
+    """The event types that count as an outcome of ``metric``."""
+    return tuple(kind for kind, metrics in OUTCOME_METRICS.items() if metric in metrics)

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from api.deps import AdminKey, ReadKey, ReadSessionDep, StateDep, run_write, server_now
 from api.schemas import MAX_SEED, ExperimentIn, ExperimentOut, IdPath, VariantOut
+from optimizer.bandits.holdout import HOLDOUT_PARAM, share_of
 from optimizer.bandits.store import close_expired, create_experiment, experiment_results
-from optimizer.errors import Conflict, NotFound
+from optimizer.errors import Conflict, InvalidInput, NotFound
 from optimizer.store.db import transaction
 from optimizer.store.models import Experiment, Variant
 
@@ -30,6 +31,7 @@ def experiment_out(session: Any, experiment: Experiment) -> ExperimentOut:
         status=experiment.status,
         control_variant_id=experiment.control_variant_id,
         attribution_hours=experiment.attribution_hours,
+        holdout=share_of(experiment.policy_params),
         created_at=experiment.created_at,
         stopped_at=experiment.stopped_at,
         variants=[
@@ -52,6 +54,19 @@ def _get(session: Any, experiment_id: int) -> Experiment:
     return experiment  # type: ignore[no-any-return]
 
 
+def _with_holdout(body: ExperimentIn) -> dict[str, Any] | None:
+    """The stored parameters: ``params`` with the ``holdout`` field (given once, not twice)."""
+    if body.holdout is None:
+        return body.params
+    params = dict(body.params or {})
+    if HOLDOUT_PARAM in params:
+        raise InvalidInput(
+            "holdout is given both as a field and in params (one expected)", field="holdout"
+        )
+    params[HOLDOUT_PARAM] = body.holdout
+    return params
+
+
 @router.post("", status_code=201, response_model=ExperimentOut)
 async def post_experiment(body: ExperimentIn, state: StateDep, _key: AdminKey) -> ExperimentOut:
     """Start an experiment: its variants, metric and bandit policy."""
@@ -64,7 +79,7 @@ async def post_experiment(body: ExperimentIn, state: StateDep, _key: AdminKey) -
             policy=body.policy,
             variants=[(v.name, v.template) for v in body.variants],
             control=body.control,
-            params=body.params,
+            params=_with_holdout(body),
             attribution_hours=body.attribution_hours or state.settings.attribution_hours,
             seed=body.seed,
             now=server_now(),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from optimizer.bandits.base import BasePolicy
 from optimizer.bandits.guardrail import GuardrailConfig
+from optimizer.bandits.holdout import HOLDOUT_PARAM, holdout_share
 from optimizer.bandits.registry import make_policy, policy_class
 from optimizer.errors import Conflict, InvalidInput, NotFound
 from optimizer.store.db import core_execute
@@ -53,8 +54,17 @@ def _aware(now: dt.datetime) -> dt.datetime:
     return now.astimezone(dt.UTC)
 
 
+# Stored with an experiment's policy parameters but not parameters of its variant policy.
+EXPERIMENT_LEVEL_PARAMS = ("guardrail", HOLDOUT_PARAM)
+
+
 def _policy_params(experiment: Experiment) -> dict[str, Any]:
-    return {k: v for k, v in (experiment.policy_params or {}).items() if k != "guardrail"}
+    return policy_only(experiment.policy_params or {})
+
+
+def policy_only(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The variant policy's own parameters among an experiment's stored ones."""
+    return {k: v for k, v in params.items() if k not in EXPERIMENT_LEVEL_PARAMS}
 
 
 def create_experiment(
@@ -105,7 +115,9 @@ def create_experiment(
         )
     stored = dict(params or {})
     GuardrailConfig.from_params(stored.get("guardrail"))
-    policy_params = {k: v for k, v in stored.items() if k != "guardrail"}
+    if HOLDOUT_PARAM in stored:
+        stored[HOLDOUT_PARAM] = holdout_share(stored[HOLDOUT_PARAM])
+    policy_params = policy_only(stored)
     make_policy(policy, len(variants), policy_params)  # validates the parameters
     if session.scalar(select(Experiment.id).where(Experiment.name == name)) is not None:
         raise Conflict(f"experiment {name!r} already exists", field="name")

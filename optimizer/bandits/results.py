@@ -4,6 +4,8 @@ re-estimated from the logged propensities."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -12,7 +14,10 @@ from sqlalchemy.orm import Session
 
 from optimizer.bandits.experiment_store import BINARY_METRICS, load_arms, load_experiment
 from optimizer.bandits.guardrail import GuardrailConfig, GuardrailFlag, opt_out_guardrail
+from optimizer.bandits.holdout import HOLDOUT_REASON, share_of
 from optimizer.stats.ab import ABResult, analyze
+from optimizer.stats.frequentist import lift_continuous
+from optimizer.stats.intervals import newcombe_difference
 from optimizer.stats.ipw import IpwArm, ipw_estimates
 from optimizer.stats.srm import (
     srm_against_expected,
@@ -20,7 +25,8 @@ from optimizer.stats.srm import (
     srm_against_weights,
 )
 from optimizer.stats.summary import ArmSummary
-from optimizer.store.models import Decision, DecisionConfirmation, DecisionReward
+from optimizer.store.models import Decision, DecisionConfirmation, DecisionReward, Event, Experiment
+from optimizer.vocabulary import outcome_types
 
 LABELS = {
     "reply": "reply rate",
@@ -48,6 +54,29 @@ class VariantStats:
 
 
 @dataclass(frozen=True)
+class HoldoutLift:
+    """What the texts add: the experiment's leads assigned to be texted against its randomised
+    holdout (intention to treat: a lead counts in the group it was assigned to, sent or not),
+    the metric's outcome within the attribution window of each lead's first assigned decision.
+    For a binary metric the rate of leads with an outcome and Newcombe's interval of the
+    difference; for revenue the value per lead and a normal interval."""
+
+    share: float
+    metric: str
+    texted_leads: int
+    held_out_leads: int
+    texted_outcomes: int  # leads with at least one outcome in their window
+    held_out_outcomes: int
+    texted_rate: float  # per lead: the share with an outcome, or the revenue per lead
+    held_out_rate: float
+    difference: float | None  # texted − held out
+    difference_low: float | None
+    difference_high: float | None
+    confidence: float
+    message: str
+
+
+@dataclass(frozen=True)
 class ExperimentResults:
     experiment_id: int
     name: str
@@ -58,6 +87,7 @@ class ExperimentResults:
     ab: ABResult
     ipw: tuple[IpwArm, ...]
     guardrail: tuple[GuardrailFlag, ...]
+    holdout: HoldoutLift | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -71,6 +101,7 @@ class ExperimentResults:
             "ipw": [asdict(arm) for arm in self.ipw],
             "guardrail": [asdict(flag) for flag in self.guardrail],
             "verdict": self.ab.verdict.message,
+            "holdout": asdict(self.holdout) if self.holdout else None,
         }
 
 
@@ -195,4 +226,113 @@ def experiment_results(session: Session, *, experiment_id: int, seed: int = 0) -
         ab,
         ipw,
         flags,
+        holdout_lift(session, experiment),
     )
+
+
+def holdout_lift(
+    session: Session, experiment: Experiment, *, confidence: float = 0.95
+) -> HoldoutLift | None:
+    """The holdout's read-out (see :class:`HoldoutLift`); ``None`` when the experiment holds
+    no one out."""
+    share = share_of(experiment.policy_params)
+    if share <= 0:
+        return None
+    rows = session.execute(
+        select(Decision.lead_id, Decision.created_at, Decision.action, Decision.reasons)
+        .where(
+            Decision.experiment_id == experiment.id,
+            Decision.action.in_(("send_now", "send_at", "hold")),
+        )
+        .order_by(Decision.created_at, Decision.id)
+    ).all()
+    # Each lead's first assigned decision: a text the gate allowed, or a hold of the holdout.
+    first: dict[int, tuple[dt.datetime, bool]] = {}
+    for lead_id, created_at, action, reasons in rows:
+        if lead_id in first:
+            continue
+        held = action == "hold" and any(
+            isinstance(r, dict) and r.get("code") == HOLDOUT_REASON for r in reasons or ()
+        )
+        if held or action != "hold":
+            first[int(lead_id)] = (_utc(created_at), held)
+    window = dt.timedelta(hours=experiment.attribution_hours)
+    kinds = outcome_types(experiment.metric)
+    value: dict[int, float] = {}
+    hit: set[int] = set()
+    ids = list(first)
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        for lead_id, occurred_at, amount in session.execute(
+            select(Event.lead_id, Event.occurred_at, Event.value).where(
+                Event.lead_id.in_(chunk), Event.type.in_(kinds)
+            )
+        ):
+            began, _held = first[int(lead_id)]
+            at = _utc(occurred_at)
+            if began <= at <= began + window:
+                hit.add(int(lead_id))
+                value[int(lead_id)] = value.get(int(lead_id), 0.0) + float(amount or 0.0)
+    groups: dict[bool, list[int]] = {True: [], False: []}
+    for lead_id, (_began, held) in first.items():
+        groups[held].append(lead_id)
+    texted, held_out = groups[False], groups[True]
+    texted_hits = sum(1 for i in texted if i in hit)
+    held_hits = sum(1 for i in held_out if i in hit)
+    difference = low = high = None
+    if experiment.metric in BINARY_METRICS:
+        texted_rate = texted_hits / len(texted) if texted else 0.0
+        held_rate = held_hits / len(held_out) if held_out else 0.0
+        if texted and held_out:
+            difference = texted_rate - held_rate
+            low, high = newcombe_difference(
+                texted_hits, len(texted), held_hits, len(held_out), confidence
+            )
+        unit = "pp"
+        scale = 100.0
+    else:
+        t_values = [value.get(i, 0.0) for i in texted]
+        h_values = [value.get(i, 0.0) for i in held_out]
+        texted_rate = sum(t_values) / len(texted) if texted else 0.0
+        held_rate = sum(h_values) / len(held_out) if held_out else 0.0
+        if len(texted) > 1 and len(held_out) > 1:
+            lift = lift_continuous(_summary("texted", t_values), _summary("held out", h_values))
+            difference = lift.difference
+            low, high = lift.difference_ci_low, lift.difference_ci_high
+        unit = "per lead"
+        scale = 1.0
+    label = LABELS.get(experiment.metric, experiment.metric)
+    if difference is None or low is None or high is None or not math.isfinite(low):
+        message = (
+            f"holdout of {share:.0%}: {len(texted)} leads texted, {len(held_out)} held out; "
+            "not enough leads in both groups for an estimate yet"
+        )
+    else:
+        message = (
+            f"texts add {difference * scale:+.2f} {unit} of {label.replace(' per send', '')} "
+            f"({confidence:.0%} interval {low * scale:+.2f} to {high * scale:+.2f}); "
+            f"{len(texted)} leads texted, {len(held_out)} held out"
+        )
+    return HoldoutLift(
+        share=share,
+        metric=experiment.metric,
+        texted_leads=len(texted),
+        held_out_leads=len(held_out),
+        texted_outcomes=texted_hits,
+        held_out_outcomes=held_hits,
+        texted_rate=texted_rate,
+        held_out_rate=held_rate,
+        difference=difference,
+        difference_low=low,
+        difference_high=high,
+        confidence=confidence,
+        message=message,
+    )
+
+
+def _summary(name: str, values: list[float]) -> ArmSummary:
+    return ArmSummary(name, len(values), 0, float(sum(values)), float(sum(v * v for v in values)))
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

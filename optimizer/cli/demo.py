@@ -95,6 +95,9 @@ def demo(
     verdict = result.experiment_results.get("verdict", "")
     typer.echo("")
     typer.echo(f"Experiment {result.experiment_id} (first-touch message): {verdict}")
+    holdout = result.experiment_results.get("holdout") or {}
+    if holdout:
+        typer.echo(f"Against its {holdout['share']:.0%} holdout: {holdout['message']}")
     settings = result.settings
     typer.echo("")
     typer.echo("Where to look next:")
@@ -122,6 +125,7 @@ def demo(
             "naive": summary(result.naive, result.naive_deferrals),
             "experiment_id": result.experiment_id,
             "verdict": verdict,
+            "holdout": holdout or None,
             "models": {
                 "lead_score": {
                     "version": result.training.lead_score_version,

@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from optimizer.bandits.holdout import HOLDOUT_REASON, in_holdout, share_of
 from optimizer.bandits.store import variant_chooser
 from optimizer.compliance import evaluate
 from optimizer.compliance.gate import allowed_masks
@@ -154,7 +155,25 @@ def decide_batch(
     value = probability * deal_values * best_response
     # A lead the baseline scores 0 is still sendable: it ranks last, it is not dropped.
     ranked = [int(i) for i in np.argsort(-value, kind="stable")]
-    chosen = ranked[:capacity]
+    # The experiment's held-out leads take no capacity: those ranked above the cut are logged
+    # (as holds of the holdout, where the gate allows their text) and the next leads move up.
+    share = share_of(experiment.policy_params) if experiment is not None else 0.0
+    chosen: list[int] = []
+    held: set[int] = set()
+    sendable_count = 0
+    for i in ranked:
+        if sendable_count == capacity:
+            break
+        chosen.append(i)
+        if experiment is not None and in_holdout(
+            experiment_id=experiment.id,
+            seed=experiment.seed,
+            lead_id=open_leads[i].id,
+            share=share,
+        ):
+            held.add(i)
+        else:
+            sendable_count += 1
     not_selected["below_capacity"] += max(0, len(ranked) - len(chosen))
     if chosen:
         explained = service.models.score_frame(features.iloc[list(chosen)], explain=True)
@@ -202,6 +221,8 @@ def decide_batch(
         logged.append(record)
         if record.sendable:
             selected.append(record)
+        elif any(r.code == HOLDOUT_REASON for r in record.reasons):
+            not_selected[HOLDOUT_REASON] += 1
         else:
             not_selected[f"{record.action}.at_decision"] += 1
     return BatchResult(

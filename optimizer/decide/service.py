@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from optimizer.bandits.experiment_store import read_arms, read_experiment, variant_chooser
+from optimizer.bandits.holdout import HOLDOUT_REASON, in_holdout, share_of
 from optimizer.compliance import (
     GateContext,
     Verdict,
@@ -309,6 +310,7 @@ class DecisionService:
                 slot_propensity=None,
                 expected_response=None,
             )
+        lead_reasons = tuple(reasons)  # before the variant and the slot (a holdout keeps these)
         # Variant: the experiment's bandit chooses among the variants this lead can receive.
         propensity: float | None = 1.0
         variant_probabilities: dict[int, float] | None = None
@@ -416,6 +418,16 @@ class DecisionService:
             reasons.append(
                 DecisionReason("gate.denied", "the gate denied the chosen text and time")
             )
+        elif experiment is not None and in_holdout(
+            # Only a text the gate allows is held out: a denied lead is not in the holdout.
+            experiment_id=experiment.id,
+            seed=experiment.seed,
+            lead_id=lead.id,
+            share=(share := share_of(experiment.policy_params)),
+        ):
+            return self._held_out(
+                base, lead_reasons, share=share, experiment=experiment, verdict=final
+            )
         return DecisionRecord(
             **base,  # type: ignore[arg-type]
             action=action,
@@ -435,6 +447,44 @@ class DecisionService:
             variant_probabilities=variant_probabilities,
             slot_propensity=slot_propensity,
             expected_response=float(slot_probs[index]),
+        )
+
+    @staticmethod
+    def _held_out(
+        base: dict[str, Any],
+        lead_reasons: tuple[DecisionReason, ...],
+        *,
+        share: float,
+        experiment: Experiment,
+        verdict: Verdict,
+    ) -> DecisionRecord:
+        """A ``hold`` for a lead of the experiment's randomised holdout: the gate would allow
+        the text; the propensity logged is the probability of being held out."""
+        return DecisionRecord(
+            **base,
+            action="hold",
+            send_at=None,
+            send_at_local=None,
+            variant_id=None,
+            variant_name=None,
+            text=None,
+            segments=None,
+            encoding=None,
+            reasons=(
+                *lead_reasons,
+                DecisionReason(
+                    HOLDOUT_REASON,
+                    f"held out of experiment {experiment.name!r}: a random {share:.0%} of its "
+                    "leads get no text, to measure what the texts add",
+                ),
+            ),
+            compliance_allowed=verdict.allowed,
+            compliance_reasons=reasons_of(verdict),
+            next_allowed_at=verdict.next_allowed_at,
+            rules_version=verdict.rules_version,
+            propensity=share,
+            slot_propensity=None,
+            expected_response=None,
         )
 
 

@@ -337,6 +337,8 @@ def run_demo(options: DemoOptions, *, say: Say, progress: Progress) -> DemoResul
                     "variants": [{"name": n, "template": t} for n, t in DEMO_VARIANTS],
                     "control": "plain",
                     "seed": options.seed,
+                    # A 5% randomised holdout: what the texts add, measured (experiment page).
+                    "holdout": True,
                 },
             )
             if created.status_code != 201:

@@ -13,6 +13,7 @@ from scipy import stats as sps
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from optimizer.bandits.results import HoldoutLift, holdout_lift
 from optimizer.errors import NotFound, OptimizerError
 from optimizer.reports.common import Jsonable, safe_rate
 from optimizer.reports.experiment_stats import BINARY_METRICS, experiment_statistics
@@ -105,6 +106,7 @@ class ExperimentReport(Jsonable):
     cumulative_successes: tuple[DailySeries, ...]
     allocation: tuple[AllocationRow, ...]
     decisions: int
+    holdout: HoldoutLift | None = None
 
 
 @dataclass(frozen=True)
@@ -356,6 +358,7 @@ def experiment_report(session: Session, *, experiment_id: int, seed: int = 0) ->
         cumulative_successes=_cumulative_successes(session, experiment, names),
         allocation=_allocation(session, experiment.id, names),
         decisions=int(decisions or 0),
+        holdout=holdout_lift(session, experiment),
     )
 
 

@@ -30,16 +30,7 @@ from optimizer.store.models import (
     Suppression,
 )
 from optimizer.timebounds import check_time, clamp_opt_out_time, require_aware
-from optimizer.vocabulary import EVENT_TYPES
-
-# Which experiment metric an outcome event feeds.
-OUTCOME_METRICS = {
-    "reply": ("reply",),
-    "inbound": ("reply",),
-    "click": ("click",),
-    "conversion": ("conversion", "revenue"),
-    "purchase": ("conversion", "revenue"),
-}
+from optimizer.vocabulary import EVENT_TYPES, OUTCOME_METRICS
 
 
 @dataclass(frozen=True)

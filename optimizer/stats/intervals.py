@@ -31,3 +31,22 @@ def mean_interval(
         return -math.inf, math.inf
     half = z_value(confidence) * math.sqrt(variance / sends)
     return mean - half, mean + half
+
+
+def newcombe_difference(
+    successes: int, sends: int, control_successes: int, control_sends: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for a difference of rates (arm − control), from the
+    two Wilson intervals (Newcombe 1998, method 10): unlike Wald's, it stays honest when a
+    group is small or its rate is 0 (a holdout with no outcome yet). (−1, 1) when a group is
+    empty."""
+    if sends == 0 or control_sends == 0:
+        return -1.0, 1.0
+    p1, p0 = successes / sends, control_successes / control_sends
+    l1, u1 = wilson_interval(successes, sends, confidence)
+    l0, u0 = wilson_interval(control_successes, control_sends, confidence)
+    diff = p1 - p0
+    return (
+        diff - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2),
+        diff + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2),
+    )
