@@ -480,7 +480,7 @@ class DecisionService:
             ),
             compliance_allowed=verdict.allowed,
             compliance_reasons=reasons_of(verdict),
-            next_allowed_at=verdict.next_allowed_at,
+            next_allowed_at=None,  # nothing to wait for: the lead stays held out
             rules_version=verdict.rules_version,
             propensity=share,
             slot_propensity=None,

@@ -66,6 +66,9 @@ def test_holdout_holds_a_fixed_random_share_and_reads_out_the_lift(
             assert d["text"] is None and d["variant_id"] is None and d["send_at"] is None
             assert d["propensity"] == 0.4  # the probability of being held out
             assert d["compliance"]["allowed"] is True  # the gate would have allowed the text
+            # Nothing to wait for: a sequence engine must not ask again at once (it would
+            # loop on a lead who stays held out).
+            assert d["compliance"]["next_allowed_at"] is None
             refused = client.post(
                 f"/v1/decisions/{d['decision_id']}/confirm", json={"as_of": iso(NOW)}
             )
