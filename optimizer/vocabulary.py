@@ -34,3 +34,7 @@ OUTCOME_METRICS: dict[str, tuple[str, ...]] = {
 def outcome_types(metric: str) -> tuple[str, ...]:
     """The event types that count as an outcome of ``metric``."""
     return tuple(kind for kind, metrics in OUTCOME_METRICS.items() if metric in metrics)
+
+
+# Inbound intents that are not an outcome of a text (never a reward, never a holdout's reply).
+NOT_OUTCOME_INTENTS = ("opt_out", "help", "start")

@@ -26,7 +26,7 @@ from optimizer.stats.srm import (
 )
 from optimizer.stats.summary import ArmSummary
 from optimizer.store.models import Decision, DecisionConfirmation, DecisionReward, Event, Experiment
-from optimizer.vocabulary import outcome_types
+from optimizer.vocabulary import NOT_OUTCOME_INTENTS, outcome_types
 
 LABELS = {
     "reply": "reply rate",
@@ -263,11 +263,13 @@ def holdout_lift(
     ids = list(first)
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        for lead_id, occurred_at, amount in session.execute(
-            select(Event.lead_id, Event.occurred_at, Event.value).where(
+        for lead_id, occurred_at, amount, meta in session.execute(
+            select(Event.lead_id, Event.occurred_at, Event.value, Event.meta).where(
                 Event.lead_id.in_(chunk), Event.type.in_(kinds)
             )
         ):
+            if (meta or {}).get("intent") in NOT_OUTCOME_INTENTS:
+                continue  # a STOP or HELP is not a reply the text earned
             began, _held = first[int(lead_id)]
             at = _utc(occurred_at)
             if began <= at <= began + window:

@@ -30,7 +30,7 @@ from optimizer.store.models import (
     Suppression,
 )
 from optimizer.timebounds import check_time, clamp_opt_out_time, require_aware
-from optimizer.vocabulary import EVENT_TYPES, OUTCOME_METRICS
+from optimizer.vocabulary import EVENT_TYPES, NOT_OUTCOME_INTENTS, OUTCOME_METRICS
 
 
 @dataclass(frozen=True)
@@ -504,7 +504,7 @@ def ingest_events(
                 now=current,
                 confirm=any(a.type == "send_confirmation" for a in planned),
             )
-        elif intent not in ("help", "start") and (
+        elif intent not in NOT_OUTCOME_INTENTS and (
             stored.lead_id in with_decisions or stored.decision_id
         ):
             _attribute_outcome(session, event=stored)

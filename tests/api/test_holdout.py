@@ -99,6 +99,18 @@ def test_holdout_holds_a_fixed_random_share_and_reads_out_the_lift(
             }
             for lead_id in repliers
         ]
+        # A STOP from a held-out lead is not a reply the texts would have to beat.
+        stopper = max(held)
+        events.append(
+            {
+                "idempotency_key": "holdout-stop",
+                "lead_id": stopper,
+                "type": "inbound",
+                "channel": "sms",
+                "occurred_at": iso(NOW + dt.timedelta(hours=1)),
+                "text": "STOP",
+            }
+        )
         # One reply outside the 72 h window counts for nobody.
         late = sorted(texted)[-1]
         events.append(
