@@ -122,6 +122,11 @@ class RevocationIn(Strict):
     text: str | None = Field(default=None, max_length=2000)
 
 
+class LeadsOut(BaseModel):
+    phone_e164: str
+    leads: list[LeadOut]
+
+
 class ActionOut(BaseModel):
     type: str
     lead_id: int
@@ -242,6 +247,11 @@ class BatchOut(BaseModel):
 
 class ConfirmIn(Strict):
     as_of: dt.datetime | None = None
+    # The SMS provider's id of the message this decision was sent as (Twilio's MessageSid,
+    # Telnyx's message id), so its status callbacks attach to the decision: confirm, send,
+    # then confirm again with the id (a repeated confirm answers the first answer).
+    provider_message_id: str | None = Field(default=None, min_length=1, max_length=100)
+    provider: Literal["twilio", "telnyx"] | None = None
 
 
 class ConfirmOut(BaseModel):
@@ -251,6 +261,9 @@ class ConfirmOut(BaseModel):
     confirmed_at: dt.datetime
     already_confirmed: bool
     event_id: int | None
+    # The provider message id linked to this decision (None: none given, or the gate refused
+    # the decision, so nothing should have been sent).
+    provider_message_id: str | None = None
 
 
 class VariantIn(Strict):
