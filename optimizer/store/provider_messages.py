@@ -23,6 +23,7 @@ from optimizer.store.models import (
     Lead,
     ProviderMessage,
     Suppression,
+    Variant,
 )
 
 # A link stored at confirm without naming its provider matches any provider's callbacks.
@@ -300,6 +301,19 @@ def receipts_in(
         if code:
             errors[f"{provider}:{code}"] += 1
     return Counter(finals.values()), errors
+
+
+def variant_labels(session: Session, variant_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """Variant id -> (experiment id, name)."""
+    ids = sorted(set(variant_ids))
+    if not ids:
+        return {}
+    return {
+        int(row.id): (int(row.experiment_id), str(row.name))
+        for row in session.execute(
+            select(Variant.id, Variant.experiment_id, Variant.name).where(Variant.id.in_(ids))
+        )
+    }
 
 
 def count_messages(session: Session) -> int:

@@ -339,5 +339,33 @@ def test_a_confirmed_decision_links_its_callbacks_and_30007_flags_its_variant(
                                       "delivery_rate": 0.0, "error_codes": {"30007": 1}}  # fmt: skip
         other = next(v for name, v in by_name.items() if name != decision["variant_name"])
         assert other["content_flags"] == 0
+        # List health: delivery rate per variant and the count per carrier error.
+        health = client.get(
+            "/v1/reports/health",
+            params={"start": now.date().isoformat(), "end": dt.date.today().isoformat()},
+        )
+        assert health.status_code == 200, health.text
+        delivery = health.json()["delivery"]
+        assert delivery["receipts"] == 1 and delivery["delivered"] == 0
+        assert delivery["delivery_rate"] == 0.0
+        assert delivery["carrier_errors"] == {"twilio:30007": 1}
+        assert delivery["variants"] == [
+            {
+                "experiment_id": experiment["id"],
+                "variant_id": chosen["variant_id"],
+                "variant": decision["variant_name"],
+                "receipts": 1,
+                "delivered": 0,
+                "delivery_rate": 0.0,
+                "content_flags": 1,
+            }
+        ]
+        page = client.get(
+            "/ui/health",
+            params={"start": now.date().isoformat(), "end": dt.date.today().isoformat()},
+            headers={"Accept": "text/html"},
+        )
+        assert page.status_code == 200, page.text[:300]
+        assert 'id="delivery-variants"' in page.text and "twilio:30007" in page.text
     # Filtering is about the content, not the number: nothing is suppressed.
     assert suppressions(server.settings) == []
