@@ -190,7 +190,7 @@ def link_sent_message(
                 field="provider_message_id",
             )
         return existing.provider_message_id
-    other = store.find_link(session, provider=provider or store.ANY_PROVIDER, message_id=message_id)
+    other = store.find_link(session, provider=provider, message_id=message_id)
     if other is not None and other.decision_id != decision_id:
         raise Conflict(
             f"provider message {message_id!r} is linked to decision {other.decision_id!r} "

@@ -118,18 +118,15 @@ def add_message(
     return StoredMessage.of(row)
 
 
-def find_link(session: Session, *, provider: str, message_id: str) -> StoredMessage | None:
-    """The decision a sent message was linked to at confirm (by this provider, or any)."""
-    row = session.scalars(
-        select(ProviderMessage)
-        .where(
-            ProviderMessage.provider_message_id == message_id,
-            ProviderMessage.kind == "outbound",
-            ProviderMessage.provider.in_((provider, ANY_PROVIDER)),
-        )
-        .order_by(ProviderMessage.id)
-        .limit(1)
-    ).first()
+def find_link(session: Session, *, provider: str | None, message_id: str) -> StoredMessage | None:
+    """The decision a sent message was linked to at confirm: a link naming this provider or
+    none (``provider=None``: a link of any provider)."""
+    query = select(ProviderMessage).where(
+        ProviderMessage.provider_message_id == message_id, ProviderMessage.kind == "outbound"
+    )
+    if provider is not None:
+        query = query.where(ProviderMessage.provider.in_((provider, ANY_PROVIDER)))
+    row = session.scalars(query.order_by(ProviderMessage.id).limit(1)).first()
     return StoredMessage.of(row) if row is not None else None
 
 
