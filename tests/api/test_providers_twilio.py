@@ -367,5 +367,10 @@ def test_a_confirmed_decision_links_its_callbacks_and_30007_flags_its_variant(
         )
         assert page.status_code == 200, page.text[:300]
         assert 'id="delivery-variants"' in page.text and "twilio:30007" in page.text
+        report = client.get(f"/v1/reports/experiments/{experiment['id']}").json()
+        row = next(v for v in report["variants"] if v["name"] == decision["variant_name"])
+        assert (row["receipts"], row["delivery_rate"], row["content_flags"]) == (1, 0.0, 1)
+        page = client.get(f"/ui/experiments/{experiment['id']}", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and 'id="delivery"' in page.text
     # Filtering is about the content, not the number: nothing is suppressed.
     assert suppressions(server.settings) == []
