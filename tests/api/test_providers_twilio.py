@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -374,3 +375,13 @@ def test_a_confirmed_decision_links_its_callbacks_and_30007_flags_its_variant(
         assert page.status_code == 200 and 'id="delivery"' in page.text
     # Filtering is about the content, not the number: nothing is suppressed.
     assert suppressions(server.settings) == []
+
+
+def test_the_same_inbound_delivered_at_once_is_stored_once(server: LiveServer) -> None:
+    params = inbound("SM" + "c" * 31 + "d", "+13055550153", "STOP")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: post_signed(server, INBOUND, params), range(6)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.text for a in answers}) == 1 and "<Message>" in answers[0].text
+    assert counts(server.settings)["provider_messages"] == 1
+    assert len(suppressions(server.settings)) == 1

@@ -152,3 +152,41 @@ def test_a_linked_message_attaches_its_callbacks(any_engine: Engine) -> None:
         "content_flag",
     )
     assert count(any_engine, Suppression) == 0
+
+
+def test_a_number_shared_by_leads_is_the_lead_last_texted(any_engine: Engine) -> None:
+    from optimizer.store.models import Event
+
+    with transaction(session_factory(any_engine)) as session:
+        older = upsert_lead(
+            session, data=LeadInput(external_id="a", phone="+13055550142"), now=NOW
+        ).lead
+        upsert_lead(session, data=LeadInput(external_id="b", phone="+13055550142"), now=NOW)
+        session.add(
+            Event(
+                idempotency_key="sent-a",
+                lead_id=older.id,
+                type="sent",
+                channel="sms",
+                occurred_at=NOW,
+                recorded_at=NOW,
+                marketing=True,
+            )
+        )
+        older_id = older.id
+    [received] = apply(any_engine, stop("SM9", text="Yes please call me")).inbound
+    assert received.lead_id == older_id and received.intent == "other"
+    assert received.answer is None
+
+
+def test_concurrent_deliveries_of_one_message_count_once_on_postgresql(pg_engine: Engine) -> None:
+    """Each delivery takes the number's advisory lock first, so the second sees the first's
+    row (READ COMMITTED) and answers the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: apply(pg_engine, stop("SM10")), range(4)))
+    assert sorted(r.accepted for r in results) == [0, 0, 0, 1]
+    assert len({r.answer for r in results}) == 1
+    assert count(pg_engine, Suppression) == 1
+    assert count(pg_engine, ProviderMessage) == 1
