@@ -115,7 +115,8 @@ def receive_inbound(
         actions = tuple(
             NumberAction(a.type, a.lead_id, a.phone_e164, a.text, a.reason) for a in result.actions
         )
-        intent = classify_inbound(text).intent if text else None
+        # What the events' own classification found (stored with the event).
+        intent = store.event_intent(session, result.event_ids[0]) if result.event_ids else None
     else:
         intent, actions = _number_inbound(
             session,

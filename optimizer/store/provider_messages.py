@@ -148,6 +148,13 @@ def confirmed_allowed(session: Session, decision_id: str) -> bool:
     return bool(allowed)
 
 
+def event_intent(session: Session, event_id: int) -> str | None:
+    """The intent an inbound event was classified with when it was stored (its ``meta``)."""
+    meta = session.scalar(select(Event.meta).where(Event.id == event_id))
+    intent = (meta or {}).get("intent")
+    return str(intent) if intent else None
+
+
 def leads_of_number(session: Session, phone_e164: str) -> list[Lead]:
     """Every lead with this E.164 number, oldest first."""
     return list(
