@@ -63,6 +63,7 @@ class InboundMessage:
     text: str
     channel: str  # one of optimizer.vocabulary.CHANNELS
     occurred_at: dt.datetime | None  # the provider's time, when it gives one
+    from_field: str = "From"  # where the webhook carries the sender (named in a 422)
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,7 +136,7 @@ def apply_records(
                     session,
                     source=record.provider,
                     message_id=record.message_id,
-                    phone_e164=normalise_number(record.from_number, "From"),
+                    phone_e164=normalise_number(record.from_number, record.from_field),
                     text=record.text,
                     channel=record.channel,
                     occurred_at=record.occurred_at,

@@ -157,6 +157,7 @@ class TelnyxProvider:
                     text=str(payload.get("text") or ""),
                     channel="rcs" if kind == "RCS" else "sms",
                     occurred_at=_time(payload.get("received_at")) or occurred,
+                    from_field="data.payload.from.phone_number",
                 ),
             )
         recipients = payload.get("to")

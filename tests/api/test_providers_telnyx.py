@@ -224,3 +224,10 @@ def test_a_malformed_body_is_422_after_verification(server: LiveServer) -> None:
     response = post_signed(server, {"data": {"event_type": "message.received", "payload": {}}})
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == "data.payload.id"
+
+
+def test_a_sender_that_is_not_a_phone_number_is_named(server: LiveServer) -> None:
+    response = post_signed(server, received("msg-9", "ACME", "STOP"))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "data.payload.from.phone_number"
+    assert counts(server.settings) == NOTHING
