@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -318,7 +318,3 @@ def variant_labels(session: Session, variant_ids: Iterable[int]) -> dict[int, tu
             select(Variant.id, Variant.experiment_id, Variant.name).where(Variant.id.in_(ids))
         )
     }
-
-
-def count_messages(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(ProviderMessage)) or 0)
