@@ -48,6 +48,7 @@ _OPTIONAL_ROUTERS: tuple[str, ...] = (
     "admin",
     "reports",
     "ui",
+    "providers",
 )
 
 

@@ -80,7 +80,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             statuses = ["500", "503"]
-            if path.startswith("/v1/"):  # every /v1 route takes a bearer key with a scope
+            if path.startswith("/v1/providers/"):  # signed by the provider, no key
+                statuses.append("403")
+            elif path.startswith("/v1/"):  # every other /v1 route takes a bearer key
                 operation["security"] = [{SCHEME: []}]
                 statuses += ["401", "403"]
             has_params = bool(operation.get("parameters"))

@@ -122,9 +122,14 @@ class RevocationIn(Strict):
     text: str | None = Field(default=None, max_length=2000)
 
 
+class LeadsOut(BaseModel):
+    phone_e164: str
+    leads: list[LeadOut]
+
+
 class ActionOut(BaseModel):
     type: str
-    lead_id: int
+    lead_id: int | None  # None: the message came from a number no lead has
     phone_e164: str
     text: str | None
     reason: str
@@ -138,7 +143,10 @@ class RevocationOut(BaseModel):
 
 class EventIn(Strict):
     idempotency_key: str = Field(min_length=1, max_length=200)
-    lead_id: Id
+    # Exactly one of lead_id or phone: a phone names the number's lead, and an inbound or
+    # reply message (an opt-out, HELP) is taken from a number no lead has.
+    lead_id: Id | None = None
+    phone: str | None = Field(default=None, min_length=1, max_length=40)
     type: str = Field(min_length=1, max_length=20, description="One of: " + ", ".join(EVENT_TYPES))
     channel: str = Field(min_length=1, max_length=20, description="One of: " + ", ".join(CHANNELS))
     occurred_at: dt.datetime
@@ -146,6 +154,12 @@ class EventIn(Strict):
     value: float | None = Field(default=None, ge=-MAX_EVENT_VALUE, le=MAX_EVENT_VALUE)
     decision_id: str | None = Field(default=None, max_length=36)
     marketing: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_recipient(self) -> EventIn:
+        if (self.lead_id is None) == (self.phone is None):
+            raise ValueError("exactly one of lead_id or phone is required")
+        return self
 
 
 class EventsIn(Strict):
@@ -242,6 +256,11 @@ class BatchOut(BaseModel):
 
 class ConfirmIn(Strict):
     as_of: dt.datetime | None = None
+    # The SMS provider's id of the message this decision was sent as (Twilio's MessageSid,
+    # Telnyx's message id), so its status callbacks attach to the decision: confirm, send,
+    # then confirm again with the id (a repeated confirm answers the first answer).
+    provider_message_id: str | None = Field(default=None, min_length=1, max_length=100)
+    provider: Literal["twilio", "telnyx"] | None = None
 
 
 class ConfirmOut(BaseModel):
@@ -251,6 +270,9 @@ class ConfirmOut(BaseModel):
     confirmed_at: dt.datetime
     already_confirmed: bool
     event_id: int | None
+    # The provider message id linked to this decision (None: none given, or the gate refused
+    # the decision, so nothing should have been sent).
+    provider_message_id: str | None = None
 
 
 class VariantIn(Strict):

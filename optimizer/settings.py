@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     # SQLite: how often the server copies the write-ahead log back into the database file.
     checkpoint_seconds: float = Field(default=1.0, gt=0)
 
+    # SMS providers' webhooks (docs/providers.md). The Twilio auth token signs Twilio's
+    # requests (X-Twilio-Signature); the Telnyx public key (base64 Ed25519) verifies Telnyx's
+    # (telnyx-signature-ed25519). Unset, that provider's webhooks are refused (403). The URL the
+    # provider signs is the public base URL plus the path when set, else the request's own URL.
+    twilio_auth_token: str = ""
+    telnyx_public_key: str = ""
+    public_base_url: str = ""
+    # A Telnyx webhook signed longer ago than this (or this far ahead of the server's clock)
+    # is refused as a replay.
+    telnyx_timestamp_tolerance_seconds: float = Field(default=300.0, gt=0, le=3600)
+
     # Models.
     lead_score_model_name: str = "lead-score"
     send_time_model_name: str = "send-time"

@@ -37,6 +37,7 @@ from optimizer.decide.batch import decide_batch
 from optimizer.decide.confirm import confirm_decision
 from optimizer.decide.store import read_decision, write_decision, write_decisions
 from optimizer.decide.types import DecisionReason, DecisionRecord
+from optimizer.providers.service import link_sent_message
 from optimizer.settings import Settings
 from optimizer.store.db import transaction
 from optimizer.timebounds import check_time
@@ -185,6 +186,15 @@ async def confirm(
         result = confirm_decision(
             session, decision_id=decision_id, settings=settings, clock=clock, simulated=simulated
         )
+        linked = None
+        if body is not None and body.provider_message_id is not None:
+            linked = link_sent_message(
+                session,
+                decision_id=decision_id,
+                message_id=body.provider_message_id,
+                provider=body.provider,
+                now=server_now(),
+            )
         return ConfirmOut(
             decision_id=result.decision_id,
             allowed=result.allowed,
@@ -192,6 +202,7 @@ async def confirm(
             confirmed_at=result.confirmed_at,
             already_confirmed=result.already_confirmed,
             event_id=result.event_id,
+            provider_message_id=linked,
         )
 
     return await run_write(state, work)

@@ -9,7 +9,8 @@ from api.deps import IngestKey, StateDep, run_write, server_now
 from api.requestlog import annotate
 from api.routes.leads import vars_of
 from api.schemas import ActionOut, EventsIn, EventsOut
-from optimizer.service.events import EventInput, ingest_events
+from optimizer.service.events import EventInput
+from optimizer.service.numbers import EventByNumber, ingest_with_numbers
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -17,14 +18,23 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 @router.post("", response_model=EventsOut)
 async def post_events(body: EventsIn, state: StateDep, _key: IngestKey) -> EventsOut:
     """Store events; a replayed idempotency key is counted once (in ``duplicates``) and answers
-    the actions it answered the first time."""
-    events = [EventInput(**e.model_dump()) for e in body.events]
-    leads = {e.lead_id for e in body.events}
+    the actions it answered the first time. Each event names its lead by ``lead_id`` or by
+    ``phone``; an inbound or reply (an opt-out, HELP) from a number no lead has suppresses or
+    answers that number."""
+    events: list[EventInput | EventByNumber] = [
+        EventInput(**e.model_dump(exclude={"phone"}))
+        if e.lead_id is not None
+        else EventByNumber(**e.model_dump(exclude={"lead_id"}))
+        for e in body.events
+    ]
+    leads = {e.lead_id for e in body.events if e.lead_id is not None}
     annotate(events=len(events), lead_id=next(iter(leads)) if len(leads) == 1 else None)
 
     def work(session: Session) -> EventsOut:
         # The clock is read inside, after the numbers of the batch's opt-outs are locked.
-        result = ingest_events(session, events=events, settings=state.settings, clock=server_now)
+        result = ingest_with_numbers(
+            session, events=events, settings=state.settings, clock=server_now
+        )
         return EventsOut(
             accepted=result.accepted,
             duplicates=result.duplicates,

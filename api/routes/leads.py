@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from api.deps import IngestKey, ReadKey, ReadSessionDep, StateDep, run_write, server_now
@@ -14,16 +16,18 @@ from api.schemas import (
     IdPath,
     LeadIn,
     LeadOut,
+    LeadsOut,
     RevocationIn,
     RevocationOut,
 )
 from optimizer.compliance.recipient import resolve_recipient
-from optimizer.phones import parse_phone
+from optimizer.phones import parse_phone, to_e164
 from optimizer.service.events import is_suppressed, record_revocation
 from optimizer.service.leads import ConsentInput, LeadInput, add_consent, get_lead, upsert_lead
 from optimizer.service.timeline import lead_timeline
 from optimizer.store.locks import lock_numbers
 from optimizer.store.models import Lead
+from optimizer.store.provider_messages import leads_of_number
 from optimizer.timebounds import check_time, clamp_opt_out_time
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
@@ -73,6 +77,19 @@ async def create_lead(
     if not created:
         response.status_code = 200
     return out
+
+
+@router.get("", response_model=LeadsOut)
+def find_leads(
+    phone: Annotated[str, Query(min_length=1, max_length=40, description="Any US or E.164 form")],
+    session: ReadSessionDep,
+    _key: ReadKey,
+) -> LeadsOut:
+    """The leads with this phone number (normalised to E.164 first), oldest first."""
+    e164 = to_e164(phone)
+    return LeadsOut(
+        phone_e164=e164, leads=[lead_out(lead) for lead in leads_of_number(session, e164)]
+    )
 
 
 @router.get("/{lead_id}", response_model=LeadOut)

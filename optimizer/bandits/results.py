@@ -26,6 +26,7 @@ from optimizer.stats.srm import (
 )
 from optimizer.stats.summary import ArmSummary
 from optimizer.store.models import Decision, DecisionConfirmation, DecisionReward, Event, Experiment
+from optimizer.store.provider_messages import VariantDelivery, delivery_by_variant
 from optimizer.vocabulary import NOT_OUTCOME_INTENTS, outcome_types
 
 LABELS = {
@@ -51,6 +52,10 @@ class VariantStats:
     propensity_inv_sum: float
     resolved: int  # sends whose reward is known (outcome or closed window)
     pending: int  # sends still inside their attribution window
+    # Sends a carrier filtered (Twilio 30007, Telnyx 40002): the content may be the cause.
+    content_flags: int = 0
+    # Delivery receipts of the sends linked to a provider message (docs/providers.md).
+    delivery: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,25 @@ class ExperimentResults:
             "verdict": self.ab.verdict.message,
             "holdout": asdict(self.holdout) if self.holdout else None,
         }
+
+
+def _delivery(found: VariantDelivery | None) -> dict[str, object]:
+    if found is None:
+        return {
+            "receipts": 0,
+            "delivered": 0,
+            "failed": 0,
+            "delivery_rate": None,
+            "error_codes": {},
+        }
+    receipts = found.sends_with_receipt
+    return {
+        "receipts": receipts,
+        "delivered": found.delivered,
+        "failed": found.failed,
+        "delivery_rate": found.delivered / receipts if receipts else None,
+        "error_codes": found.error_codes,
+    }
 
 
 def experiment_results(session: Session, *, experiment_id: int, seed: int = 0) -> ExperimentResults:
@@ -198,6 +222,7 @@ def experiment_results(session: Session, *, experiment_id: int, seed: int = 0) -
     flags = opt_out_guardrail(
         names, sends, [int(s.opt_outs) for _, s in arms], [not v.paused for v, _ in arms], config
     )
+    receipts = delivery_by_variant(session, variant_ids=[v.id for v, _ in arms])
     variants = tuple(
         VariantStats(
             variant.id,
@@ -213,6 +238,8 @@ def experiment_results(session: Session, *, experiment_id: int, seed: int = 0) -
             stats.propensity_inv_sum,
             int(resolved[i]),
             max(int(stats.sends) - int(resolved[i]), 0),
+            receipts[variant.id].content_flags if variant.id in receipts else 0,
+            _delivery(receipts.get(variant.id)),
         )
         for i, (variant, stats) in enumerate(arms)
     )

@@ -25,6 +25,7 @@ from optimizer.store.models import (
     Experiment,
     Variant,
 )
+from optimizer.store.provider_messages import delivery_by_variant
 
 CURVE_POINTS = 120
 
@@ -51,6 +52,10 @@ class VariantRow(Jsonable):
     lift_ci_high: float | None
     ipw_rate: float | None
     guardrail_flag: str | None
+    # Providers' delivery receipts of the variant's linked sends (docs/providers.md).
+    receipts: int = 0
+    delivery_rate: float | None = None
+    content_flags: int = 0  # sends a carrier filtered (Twilio 30007, Telnyx 40002)
 
 
 @dataclass(frozen=True)
@@ -302,8 +307,10 @@ def experiment_report(session: Session, *, experiment_id: int, seed: int = 0) ->
     by_name = {a.name: a for a in statistics.arms}
     control_id = statistics.control_variant_id or experiment.control_variant_id
     rows = []
+    receipts = delivery_by_variant(session, variant_ids=[v.id for v, _ in pairs])
     for variant, stats in pairs:
         arm = by_id.get(variant.id) or by_name.get(variant.name)
+        delivery = receipts.get(variant.id)
         sends = int(stats.sends) if stats else 0
         opt_outs = int(stats.opt_outs) if stats else 0
         rows.append(
@@ -328,6 +335,11 @@ def experiment_report(session: Session, *, experiment_id: int, seed: int = 0) ->
                 lift_ci_high=arm.lift_ci_high if arm else None,
                 ipw_rate=arm.ipw_rate if arm else None,
                 guardrail_flag=arm.guardrail_flag if arm else None,
+                receipts=delivery.sends_with_receipt if delivery else 0,
+                delivery_rate=safe_rate(delivery.delivered, delivery.sends_with_receipt)
+                if delivery
+                else None,
+                content_flags=delivery.content_flags if delivery else 0,
             )
         )
     names = {v.id: v.name for v, _ in pairs}

@@ -38,6 +38,7 @@ from optimizer.reports.touches import (
     load_sends,
 )
 from optimizer.store.models import Decision, Event, Suppression
+from optimizer.store.provider_messages import delivery_by_variant, receipts_in, variant_labels
 
 DEFAULT_RESPONSE_HOURS = 72
 DEFAULT_CONVERSION_DAYS = 14
@@ -71,12 +72,38 @@ class HealthWeek(Jsonable):
 
 
 @dataclass(frozen=True)
+class VariantDeliveryRow(Jsonable):
+    experiment_id: int
+    variant_id: int
+    variant: str
+    receipts: int
+    delivered: int
+    delivery_rate: float | None
+    content_flags: int
+
+
+@dataclass(frozen=True)
+class DeliveryHealth(Jsonable):
+    """Providers' delivery receipts received in the period (docs/providers.md): one final
+    status per message (delivered wins over a failure), each carrier error's count, and the
+    delivery rate per experiment variant of the sends linked at confirm."""
+
+    receipts: int
+    delivered: int
+    failed: int
+    delivery_rate: float | None
+    carrier_errors: dict[str, int]  # "provider:code" -> receipts with it
+    variants: tuple[VariantDeliveryRow, ...]
+
+
+@dataclass(frozen=True)
 class HealthReport(Jsonable):
     period: Period
     figures: HealthFigures
     weeks: tuple[HealthWeek, ...]
     opt_out_good: float = OPT_OUT_GOOD
     opt_out_bad: float = OPT_OUT_BAD
+    delivery: DeliveryHealth | None = None
 
 
 def opt_out_status(rate: float | None) -> str:
@@ -238,4 +265,38 @@ def list_health(
     weeks = tuple(
         HealthWeek(week_start=start, figures=weekly[start].figures()) for start in sorted(weekly)
     )
-    return HealthReport(period=period, figures=total.figures(), weeks=weeks)
+    return HealthReport(
+        period=period,
+        figures=total.figures(),
+        weeks=weeks,
+        delivery=delivery_health(session, period),
+    )
+
+
+def delivery_health(session: Session, period: Period) -> DeliveryHealth:
+    finals, errors = receipts_in(session, start=period.start, end=period.end)
+    delivered = finals.get("delivered", 0)
+    receipts = sum(finals.values())
+    by_variant = delivery_by_variant(session, start=period.start, end=period.end)
+    labels = variant_labels(session, by_variant)
+    rows = tuple(
+        VariantDeliveryRow(
+            experiment_id=labels[variant_id][0],
+            variant_id=variant_id,
+            variant=labels[variant_id][1],
+            receipts=found.sends_with_receipt,
+            delivered=found.delivered,
+            delivery_rate=safe_rate(found.delivered, found.sends_with_receipt),
+            content_flags=found.content_flags,
+        )
+        for variant_id, found in sorted(by_variant.items())
+        if variant_id in labels
+    )
+    return DeliveryHealth(
+        receipts=receipts,
+        delivered=delivered,
+        failed=receipts - delivered,
+        delivery_rate=safe_rate(delivered, receipts),
+        carrier_errors=dict(sorted(errors.items())),
+        variants=rows,
+    )

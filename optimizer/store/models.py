@@ -1,7 +1,7 @@
 """Tables of the store (SQLAlchemy 2 typed ORM).
 
 Append-only tables (consents, suppressions, events, decisions, decision confirmations,
-decision rewards, lead changes) are protected by database triggers created in the migrations:
+decision rewards, lead changes, provider messages) are protected by database triggers created in the migrations:
 an UPDATE or DELETE on them is rejected by the database itself.
 """
 
@@ -44,6 +44,7 @@ APPEND_ONLY_TABLES = (
     "decision_confirmations",
     "decision_rewards",
     "lead_changes",
+    "provider_messages",
 )
 
 
@@ -340,3 +341,37 @@ class UiSession(Base):
     api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
+
+
+class ProviderMessage(Base):
+    """What an SMS provider's webhook told us, one row per fact (append-only).
+
+    ``kind``: ``inbound`` (a message received, status ``received``), ``status`` (a delivery
+    status of a message we sent: ``queued`` … ``delivered``/``undelivered``/``failed``), or
+    ``outbound`` (status ``linked``: the provider's id of the message a confirmed decision was
+    sent as, given at confirm). The unique key makes a webhook delivered twice count once.
+    No message text is kept here (an opt-out's text is in the consent ledger).
+    """
+
+    __tablename__ = "provider_messages"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_message_id", "kind", "status"),
+        Index("ix_provider_messages_message", "provider_message_id", "kind"),
+        Index("ix_provider_messages_decision", "decision_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(20))  # twilio | telnyx | any (a link)
+    provider_message_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))  # inbound | status | outbound
+    status: Mapped[str] = mapped_column(String(20))
+    raw_status: Mapped[str | None] = mapped_column(String(40))  # the provider's own word
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    phone_e164: Mapped[str | None] = mapped_column(String(20))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    decision_id: Mapped[str | None] = mapped_column(ForeignKey("decisions.id"))
+    # What the service did: opt_out | help | start | carrier_stop | unreachable | content_flag.
+    action: Mapped[str | None] = mapped_column(String(20))
+    answer: Mapped[str | None] = mapped_column(Text)  # the reply text answered (inbound)
+    occurred_at: Mapped[dt.datetime | None]  # the provider's time, when it gives one
+    received_at: Mapped[dt.datetime]

@@ -32,6 +32,8 @@ def _seed(engine: Engine) -> None:
         " allowed, reasons) VALUES ('d1', :ts, true, '[]')",
         "decision_rewards": "INSERT INTO decision_rewards (decision_id, metric, reward, kind,"
         " recorded_at) VALUES ('d1', 'reply', 1.0, 'outcome', :ts)",
+        "provider_messages": "INSERT INTO provider_messages (provider, provider_message_id, kind,"
+        " status, decision_id, received_at) VALUES ('twilio', 'SM1', 'status', 'sent', 'd1', :ts)",
     }
     with engine.begin() as conn:
         for sql in rows.values():
@@ -95,12 +97,17 @@ _REPLACE_COLUMNS = {
         "1, 'd1', 'reply', 0.0, 'outcome', :ts",
     ),
     "lead_changes": ("id, lead_id, changed_at, changes", "1, 1, :ts, '{\"x\": 1}'"),
+    "provider_messages": (
+        "id, error_code, provider, provider_message_id, kind, status, received_at",
+        "1, '21610', 'twilio', 'SM1', 'status', 'sent', :ts",
+    ),
 }
 # Unique keys other than the primary key: (conflict columns, the id to give the new row).
 _UNIQUE_KEYS = {
     "events": "idempotency_key",
     "decision_confirmations": "decision_id",
     "decision_rewards": "decision_id, metric",
+    "provider_messages": "provider, provider_message_id, kind, status",
 }
 
 
