@@ -23,11 +23,19 @@ import matplotlib
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.models import infer_signature
 from sklearn.metrics import log_loss, roc_auc_score
 from sqlalchemy.orm import Session
 
 from optimizer.errors import InvalidInput
 from optimizer.models.mlflow_store import ensure_store
+from optimizer.models.pyfunc import (
+    SEND_TIME_CODE,
+    SEND_TIME_REQUIREMENTS,
+    code_paths,
+    pinned,
+    send_time_output,
+)
 from optimizer.models.registry import (
     ValidationRecord,
     client_for,
@@ -36,7 +44,7 @@ from optimizer.models.registry import (
     record_validation,
     register_model,
 )
-from optimizer.models.send_time import ARTIFACT_KEY, SendTimeModel, SendTimePriors, SendTimePyfunc
+from optimizer.models.send_time import ARTIFACT_KEY, SendTimeModel, SendTimePriors
 from optimizer.models.send_time_features import (
     SLOT_FEATURES,
     fit_components,
@@ -250,6 +258,17 @@ def fit_send_time(
     return FitResult(model, metrics, lift, pred, y, _subset(rows, test_idx))
 
 
+def send_time_example(rows: SendRows, leads: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The pyfunc's input for the first ``n`` of ``rows``: their lead columns, the send time
+    (``slot_utc``, naive UTC: MLflow's signatures take naive datetimes) and the lead's zone."""
+    head = rows.features.head(n).reset_index(drop=True)
+    zones = leads["timezone"].reindex(rows.lead_id[:n]).astype("str").to_numpy()
+    return head.assign(
+        slot_utc=pd.to_datetime(rows.sent_at[:n]).as_unit("ns"),
+        time_zone=pd.array(zones, dtype="str"),
+    )
+
+
 def _lift(pred: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], ...]:
     """Response rate by decile of predicted probability (top decile first)."""
     if len(y) < 10:
@@ -381,11 +400,15 @@ def train_send_time(
         with tempfile.TemporaryDirectory() as tmp:
             model_dir = Path(tmp) / "send_time_model"
             fit.model.save(model_dir)
+            example = send_time_example(fit.holdout_rows, leads)
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=SendTimePyfunc(),
+                python_model=str(SEND_TIME_CODE),
                 artifacts={ARTIFACT_KEY: str(model_dir)},
-                pip_requirements=["lightgbm", "numpy", "pandas", "mlflow"],
+                code_paths=code_paths(),
+                signature=infer_signature(example, send_time_output(fit.model, example)),
+                input_example=example,
+                pip_requirements=pinned(SEND_TIME_REQUIREMENTS),
             )
         if register:
             client = client_for(settings.resolved_mlflow_uri())

@@ -87,10 +87,26 @@ def train_lead_score_command(
     as_of: str | None = typer.Option(None, "--as-of", help="Store: 'now' for closed horizons."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random split and of LightGBM."),
     register: bool = typer.Option(True, "--register/--no-register", help="Register challenger."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local | dask (LightGBM's Dask interface, data-parallel)."
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask: scheduler address tcp://HOST:PORT (default: a local cluster).",
+    ),
+    dask_workers: int | None = typer.Option(
+        None,
+        "--dask-workers",
+        help="Dask: workers of the local cluster, or to wait for (default 2).",
+    ),
 ) -> None:
     """Train the lead-score model (from the store, or --csv), log it to MLflow, register it."""
+    from optimizer.models.engine import check_engine, open_engine
     from training.datasets import load_csv
     from training.train_lead_score import train_lead_score
+
+    check_engine(engine, scheduler=scheduler, workers=dask_workers)
 
     cfg = settings()
     if csv is not None:
@@ -107,7 +123,10 @@ def train_lead_score_command(
         typer.echo(f"warning: {message}", err=True)
     if evaluate == "walk-forward" and not data.time_ordered:
         typer.echo("warning: walk-forward assumes the rows are in time order", err=True)
-    with warnings.catch_warnings():
+    with (
+        open_engine(engine, scheduler=scheduler, workers=dask_workers) as trainer,
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore", UserWarning)
         outcome = train_lead_score(
             data,
@@ -117,6 +136,7 @@ def train_lead_score_command(
             step=step,
             config=_train_config(seed),
             register=register,
+            engine=trainer,
         )
     typer.echo(
         f"{outcome.model_name}: {data.name} ({data.rows} rows, {outcome.features} features, "
