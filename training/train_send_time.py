@@ -28,6 +28,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sqlalchemy.orm import Session
 
 from optimizer.errors import InvalidInput
+from optimizer.models.engine import Engine, LocalEngine, fit_booster
 from optimizer.models.mlflow_store import ensure_store
 from optimizer.models.pyfunc import (
     SEND_TIME_CODE,
@@ -172,6 +173,7 @@ def fit_send_time(
     seed: int = 0,
     priors: SendTimePriors | None = None,
     version: str = "unregistered",
+    engine: Engine | None = None,
 ) -> FitResult:
     """Fit on the first 80 % of sends in time, evaluate on the last 20 %."""
     n, positives = len(rows.label), int(rows.label.sum())
@@ -214,21 +216,20 @@ def fit_send_time(
         "num_threads": 2,
     }
     categorical = [SLOT_FEATURES.index("vertical_code"), SLOT_FEATURES.index("source_code")]
-    train_set = lgb.Dataset(
-        matrix[fit_idx],
-        rows.label[fit_idx],
-        feature_name=list(SLOT_FEATURES),
-        categorical_feature=categorical,
-        free_raw_data=False,
-    )
-    stop_set = lgb.Dataset(matrix[stop_idx], rows.label[stop_idx], reference=train_set)
-    booster = lgb.train(
+    fit = fit_booster(
+        engine or LocalEngine(),
         params,
-        train_set,
-        num_boost_round=400,
-        valid_sets=[stop_set],
-        callbacks=[lgb.early_stopping(40, verbose=False)],
+        (matrix[fit_idx], rows.label[fit_idx]),
+        (matrix[stop_idx], rows.label[stop_idx]),
+        rounds=400,
+        early_stopping_rounds=40,
+        feature_name=list(SLOT_FEATURES),
+        categorical=categorical,
     )
+    # The trees up to the lowest validation loss (what early stopping keeps; on Dask, where
+    # LightGBM has no early stopping, the same choice made from the whole curve).
+    best = int(np.argmin(fit.valid_loss)) + 1
+    booster = lgb.Booster(model_str=fit.booster.model_to_string(num_iteration=best))
     model = SendTimeModel(
         booster,
         priors=priors,
@@ -248,7 +249,7 @@ def fit_send_time(
         "holdout_response_rate": float(y.mean()),
         "train_rows": float(len(fit_idx)),
         "holdout_rows": float(len(test_idx)),
-        "best_iteration": float(booster.best_iteration or booster.current_iteration()),
+        "best_iteration": float(best),
     }
     lift = _lift(pred, y)
     metrics["holdout_top_decile_lift"] = (
@@ -364,13 +365,14 @@ def train_send_time(
     seed: int = 0,
     register: bool = True,
     promote_if_better: bool = False,
+    engine: Engine | None = None,
 ) -> TrainResult:
     """Train from the store, log to MLflow, register ``challenger``, optionally promote."""
     started = time.perf_counter()
     name = settings.send_time_model_name
     leads, events = load_frames(session)
     rows = send_rows(leads, events, attribution_hours=settings.attribution_hours, now=now)
-    fit = fit_send_time(rows, seed=seed)
+    fit = fit_send_time(rows, seed=seed, engine=engine)
     experiment_id = _experiment(settings, name)
     version: str | None = None
     promoted, reason = False, "not registered"
@@ -387,6 +389,7 @@ def train_send_time(
                 "features": len(SLOT_FEATURES),
                 "now": now.isoformat(),
                 "priors": str(fit.model.priors.to_json())[:500],
+                **(engine or LocalEngine()).describe(),
             }
         )
         mlflow.log_metrics({k: v for k, v in fit.metrics.items() if np.isfinite(v)})
