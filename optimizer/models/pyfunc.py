@@ -48,9 +48,14 @@ SEND_TIME_REQUIREMENTS = (
     "lightgbm",
     "numpy",
     "pandas",
+    "filelock",
+    "holidays",
     "phonenumbers",
+    "pyarrow",
     "pydantic",
     "pydantic-settings",
+    "scikit-learn",
+    "sqlalchemy",
     "threadpoolctl",
 )
 UPLIFT_REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "pyarrow")
