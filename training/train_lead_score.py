@@ -29,7 +29,7 @@ from optimizer.errors import InvalidInput
 from optimizer.models.calibration import CalibrationChoice
 from optimizer.models.engine import Engine, LocalEngine
 from optimizer.models.lead_score import Cutoffs, LeadScoreModel, TrainConfig
-from optimizer.models.mlflow_store import ensure_store
+from optimizer.models.mlflow_store import artifact_location, ensure_store
 from optimizer.models.pyfunc import (
     ARTIFACT_KEY,
     BOOSTER_REQUIREMENTS,
@@ -87,14 +87,16 @@ class TrainOutcome:
 
 
 def ensure_experiment(settings: Settings, name: str) -> str:
-    """The experiment's id, creating it with the project's artifact root when absent."""
+    """The experiment's id, creating it when absent (artifacts under the project's var dir, or
+    the MLflow server's own artifact store)."""
     ensure_store(settings.resolved_mlflow_uri())
     mlflow.set_tracking_uri(settings.resolved_mlflow_uri())
     mlflow.set_registry_uri(settings.resolved_mlflow_uri())
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
-    return str(mlflow.create_experiment(name, artifact_location=settings.mlflow_artifact_root()))
+    location = artifact_location(settings.resolved_mlflow_uri(), settings.mlflow_artifact_root())
+    return str(mlflow.create_experiment(name, artifact_location=location))
 
 
 def _check(data: TrainingData, evaluate: str, window: int, step: int) -> None:

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from optimizer.errors import InvalidInput
 from optimizer.models.engine import Engine, LocalEngine, fit_booster
-from optimizer.models.mlflow_store import ensure_store
 from optimizer.models.pyfunc import (
     SEND_TIME_CODE,
     SEND_TIME_REQUIREMENTS,
@@ -56,6 +55,7 @@ from optimizer.models.send_time_features import (
 from optimizer.models.send_time_store import store_frames
 from optimizer.models.slot_matrix import slot_matrix
 from optimizer.settings import Settings
+from training.train_lead_score import ensure_experiment
 
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
@@ -323,16 +323,6 @@ def _figures(fit: FitResult) -> tuple[plt.Figure, plt.Figure]:
     return lift_fig, heat_fig
 
 
-def _experiment(settings: Settings, name: str) -> str:
-    ensure_store(settings.resolved_mlflow_uri())
-    mlflow.set_tracking_uri(settings.resolved_mlflow_uri())
-    mlflow.set_registry_uri(settings.resolved_mlflow_uri())
-    found = mlflow.get_experiment_by_name(name)
-    if found is not None:
-        return str(found.experiment_id)
-    return str(mlflow.create_experiment(name, artifact_location=settings.mlflow_artifact_root()))
-
-
 def _champion_auc(settings: Settings, name: str, fit: FitResult) -> tuple[str | None, float | None]:
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_champion(name, tracking_uri=settings.resolved_mlflow_uri(), dst_dir=Path(tmp))
@@ -373,7 +363,7 @@ def train_send_time(
     leads, events = load_frames(session)
     rows = send_rows(leads, events, attribution_hours=settings.attribution_hours, now=now)
     fit = fit_send_time(rows, seed=seed, engine=engine)
-    experiment_id = _experiment(settings, name)
+    experiment_id = ensure_experiment(settings, name)
     version: str | None = None
     promoted, reason = False, "not registered"
     with mlflow.start_run(

@@ -50,10 +50,14 @@ def _table(title: str, rows: list[tuple[str, BinaryMetrics | None]]) -> None:
         )
 
 
-def _train_config(seed: int) -> Any:
+def _train_config(seed: int, max_rounds: int | None = None) -> Any:
     from optimizer.models.lead_score import TrainConfig
 
-    return TrainConfig(seed=seed)
+    if max_rounds is None:
+        return TrainConfig(seed=seed)
+    if max_rounds < 1:
+        raise InvalidInput(f"--max-rounds {max_rounds}: at least 1 expected")
+    return TrainConfig(seed=seed, max_rounds=max_rounds)
 
 
 def _parse_as_of(text: str | None) -> dt.datetime:
@@ -100,6 +104,11 @@ def train_lead_score_command(
         "--dask-workers",
         help="Dask: workers of the local cluster, or to wait for (default 2).",
     ),
+    max_rounds: int | None = typer.Option(
+        None,
+        "--max-rounds",
+        help="Most boosting rounds (default 2000; early stopping ends sooner, except on Dask).",
+    ),
 ) -> None:
     """Train the lead-score model (from the store, or --csv), log it to MLflow, register it."""
     from optimizer.models.engine import check_engine, open_engine
@@ -107,7 +116,7 @@ def train_lead_score_command(
     from training.train_lead_score import train_lead_score
 
     check_engine(engine, scheduler=scheduler, workers=dask_workers)
-
+    config = _train_config(seed, max_rounds)
     cfg = settings()
     if csv is not None:
         if target is None:
@@ -134,7 +143,7 @@ def train_lead_score_command(
             evaluate=evaluate,
             window=window,
             step=step,
-            config=_train_config(seed),
+            config=config,
             register=register,
             engine=trainer,
         )

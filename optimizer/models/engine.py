@@ -119,8 +119,15 @@ class DaskEngine:
 
         # One part per worker, sent to the workers first (putting the array itself in the task
         # graph makes Dask warn about a large graph and ship it through the scheduler).
+        # Part i always goes to the i-th worker (by address), rows and labels alike: LightGBM
+        # ranks its machines by the parts they hold, and a model trained with part 0 on the
+        # other machine is another model (bagging draws per machine).
         parts = np.array_split(np.ascontiguousarray(values), self.workers)
-        futures = self.client.scatter(parts)
+        addresses = sorted(self.client.nthreads())[: self.workers]
+        futures = [
+            self.client.scatter(part, workers=[addresses[i % len(addresses)]])
+            for i, part in enumerate(parts)
+        ]
         return da.concatenate(
             [
                 da.from_delayed(future, shape=part.shape, dtype=part.dtype)
