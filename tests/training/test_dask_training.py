@@ -4,6 +4,7 @@ registration, ROC AUC within 0.01 on the bank data."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -12,9 +13,15 @@ from mlflow import MlflowClient
 
 from optimizer.cli import main
 from optimizer.errors import InvalidInput
-from optimizer.models.engine import check_engine
+from optimizer.models.engine import check_engine, open_engine
 from optimizer.models.registry import client_for
 from optimizer.settings import Settings
+from optimizer.simulation import SimConfig, World
+from optimizer.simulation.history import write_history
+from optimizer.store.db import make_engine, session_factory, transaction, upgrade
+from training.train_send_time import fit_send_time, load_frames, send_rows
+
+NOW = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)
 
 # Both engines get the same cap: Dask has no early stopping, so it trains every round.
 ROUNDS = "500"
@@ -83,3 +90,28 @@ def test_engine_options_are_checked_before_training(
 ) -> None:
     with pytest.raises(InvalidInput, match=message):
         check_engine(name, scheduler=scheduler, workers=workers)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_send_time_trains_on_dask_like_locally(
+    tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    world = World.create(SimConfig(seed=21, history_leads=450), start=NOW, days=0, arrivals=0)
+    with transaction(sessions) as session:
+        write_history(session, world, leads=None, settings=settings, now=NOW)
+        leads, events = load_frames(session)
+    engine.dispose()
+    rows = send_rows(leads, events, attribution_hours=settings.attribution_hours, now=NOW)
+    local = fit_send_time(rows, seed=0)
+    with open_engine("dask", workers=2) as trainer:
+        dask = fit_send_time(rows, seed=0, engine=trainer)
+    local_auc, dask_auc = local.metrics["holdout_roc_auc"], dask.metrics["holdout_roc_auc"]
+    with capsys.disabled():
+        print(f"\nsend time, {len(rows.label)} sends: local {local_auc:.4f}, Dask {dask_auc:.4f}")
+    assert local.metrics["holdout_rows"] == dask.metrics["holdout_rows"]
+    assert abs(dask_auc - local_auc) <= 0.02
+    assert dask.metrics["priors_roc_auc"] == local.metrics["priors_roc_auc"]
