@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from optimizer.models.encoding import FeatureSpec, fit_spec
+from optimizer.models.engine import Engine
 from optimizer.models.lead_score import FitResult, TrainConfig, fit_lead_score
 from optimizer.models.logistic import LogisticBaseline
 from optimizer.models.metrics import BinaryMetrics, binary_metrics
@@ -130,6 +131,7 @@ def fit_fold(
     feature_source: str,
     time_ordered_inner: bool,
     config: TrainConfig,
+    engine: Engine | None = None,
 ) -> FoldModels:
     """Fit LightGBM (early stopping + calibration on an inner split) and both baselines."""
     spec = fit_spec(frame, source=feature_source)
@@ -137,7 +139,9 @@ def fit_fold(
     train, valid = split_rows(
         y, fraction=VALID_FRACTION, time_ordered=time_ordered_inner, seed=config.seed
     )
-    fit = fit_lead_score(matrix[train], y[train], matrix[valid], y[valid], spec=spec, config=config)
+    fit = fit_lead_score(
+        matrix[train], y[train], matrix[valid], y[valid], spec=spec, config=config, engine=engine
+    )
     logistic = LogisticBaseline(spec, seed=config.seed).fit(matrix, y)
     return FoldModels(spec=spec, fit=fit, logistic=logistic, points=fit_points(frame, y))
 
@@ -154,7 +158,9 @@ def predict_fold(models: FoldModels, frame: pd.DataFrame, y: np.ndarray) -> Pred
     )
 
 
-def evaluate_cv(data: TrainingData, *, config: TrainConfig, folds: int = 5) -> Comparison:
+def evaluate_cv(
+    data: TrainingData, *, config: TrainConfig, folds: int = 5, engine: Engine | None = None
+) -> Comparison:
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
     parts = []
     for fit_rows, test_rows in splitter.split(np.zeros(data.rows), data.y):
@@ -164,13 +170,19 @@ def evaluate_cv(data: TrainingData, *, config: TrainConfig, folds: int = 5) -> C
             feature_source=data.feature_source,
             time_ordered_inner=False,
             config=config,
+            engine=engine,
         )
         parts.append(predict_fold(models, data.frame.iloc[test_rows], data.y[test_rows]))
     return compare("cv", folds, Predictions.concat(parts), models.points.mapping)
 
 
 def evaluate_walk_forward(
-    data: TrainingData, *, config: TrainConfig, window: int, step: int
+    data: TrainingData,
+    *,
+    config: TrainConfig,
+    window: int,
+    step: int,
+    engine: Engine | None = None,
 ) -> Comparison:
     """Train on rows [s - window, s), score [s, s + step), for s = window, window + step, ..."""
     parts = []
@@ -187,6 +199,7 @@ def evaluate_walk_forward(
             feature_source=data.feature_source,
             time_ordered_inner=False,
             config=config,
+            engine=engine,
         )
         mapping = models.points.mapping
         parts.append(predict_fold(models, data.frame.iloc[test_rows], data.y[test_rows]))

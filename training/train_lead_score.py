@@ -14,19 +14,31 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import lightgbm as lgb
 import mlflow
+import mlflow.lightgbm
 import numpy as np
 import pandas as pd
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
 from mlflow.types.utils import _infer_schema
 
 from optimizer.errors import InvalidInput
 from optimizer.models.calibration import CalibrationChoice
-from optimizer.models.lead_score import Cutoffs, TrainConfig
-from optimizer.models.mlflow_store import ensure_store
-from optimizer.models.pyfunc import ARTIFACT_KEY, LeadScorePyfunc
+from optimizer.models.engine import Engine, LocalEngine
+from optimizer.models.lead_score import Cutoffs, LeadScoreModel, TrainConfig
+from optimizer.models.mlflow_store import artifact_location, ensure_store
+from optimizer.models.pyfunc import (
+    ARTIFACT_KEY,
+    BOOSTER_REQUIREMENTS,
+    LEAD_SCORE_CODE,
+    LEAD_SCORE_REQUIREMENTS,
+    code_paths,
+    lead_score_output,
+    pinned,
+)
 from optimizer.models.registry import client_for, register_model
 from optimizer.settings import Settings
 from training import plots
@@ -45,7 +57,6 @@ from training.evaluate import (
 EVALUATIONS = ("holdout", "cv", "walk-forward")
 HOLDOUT_ARTIFACT = "holdout/holdout.parquet"
 LABEL_COLUMN = "__label__"
-PIP_REQUIREMENTS = ["lightgbm", "numpy", "pandas", "scikit-learn", "mlflow"]
 
 
 @dataclass(frozen=True)
@@ -76,14 +87,16 @@ class TrainOutcome:
 
 
 def ensure_experiment(settings: Settings, name: str) -> str:
-    """The experiment's id, creating it with the project's artifact root when absent."""
+    """The experiment's id, creating it when absent (artifacts under the project's var dir, or
+    the MLflow server's own artifact store)."""
     ensure_store(settings.resolved_mlflow_uri())
     mlflow.set_tracking_uri(settings.resolved_mlflow_uri())
     mlflow.set_registry_uri(settings.resolved_mlflow_uri())
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
-    return str(mlflow.create_experiment(name, artifact_location=settings.mlflow_artifact_root()))
+    location = artifact_location(settings.resolved_mlflow_uri(), settings.mlflow_artifact_root())
+    return str(mlflow.create_experiment(name, artifact_location=location))
 
 
 def _check(data: TrainingData, evaluate: str, window: int, step: int) -> None:
@@ -107,6 +120,7 @@ def train_lead_score(
     step: int = 1_000,
     config: TrainConfig | None = None,
     register: bool = True,
+    engine: Engine | None = None,
 ) -> TrainOutcome:
     """Train, evaluate, log and (by default) register ``challenger``; see the module docstring."""
     config = config or TrainConfig()
@@ -132,14 +146,17 @@ def train_lead_score(
             feature_source=data.feature_source,
             time_ordered_inner=data.time_ordered,
             config=config,
+            engine=engine,
         )
         preds = predict_fold(models, test_frame, test_y)
         holdout = compare("holdout", 1, preds, models.points.mapping)
         evaluation = None
         if evaluate == "cv":
-            evaluation = evaluate_cv(data, config=config)
+            evaluation = evaluate_cv(data, config=config, engine=engine)
         elif evaluate == "walk-forward":
-            evaluation = evaluate_walk_forward(data, config=config, window=window, step=step)
+            evaluation = evaluate_walk_forward(
+                data, config=config, window=window, step=step, engine=engine
+            )
         model = models.fit.model
         outcome = TrainOutcome(
             run_id=run.info.run_id,
@@ -156,6 +173,7 @@ def train_lead_score(
             warnings=data.warnings,
         )
         _log_params(data, config, evaluate, window, step, outcome)
+        mlflow.log_params((engine or LocalEngine()).describe())
         _log_dataset(data)
         test_matrix = models.spec.encode(test_frame)
         mlflow.log_figure(plots.roc_figure(preds), "plots/roc.png")
@@ -171,14 +189,7 @@ def train_lead_score(
             model_dir = Path(tmp) / "lead_score_model"
             model.save(model_dir)
             example = _naive_utc(test_frame.head(5))
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=LeadScorePyfunc(),
-                artifacts={ARTIFACT_KEY: str(model_dir)},
-                signature=infer_signature(example, model.predict_frame(example)),
-                input_example=example,
-                pip_requirements=PIP_REQUIREMENTS,
-            )
+            info, booster_info = log_lead_score_model(model, model_dir, example, test_matrix[:5])
         seconds = time.perf_counter() - started
         outcome = _with(outcome, seconds=seconds)
         mlflow.log_metrics(_finite(outcome.metrics()))
@@ -197,9 +208,41 @@ def train_lead_score(
                     "data_digest": data.digest,
                     "holdout_roc_auc": f"{holdout.model.roc_auc:.6f}",
                     "points_roc_auc": f"{holdout.points.roc_auc:.6f}",
+                    "booster_model_uri": booster_info.model_uri,
+                    "engine": models.fit.engine,
                 },
             )
         return _with(outcome, version=version, seconds=time.perf_counter() - started)
+
+
+def log_lead_score_model(
+    model: LeadScoreModel, model_dir: Path, example: pd.DataFrame, example_matrix: np.ndarray
+) -> tuple[ModelInfo, ModelInfo]:
+    """Log, in the active run, the booster with MLflow's LightGBM flavour (``booster``: raw,
+    uncalibrated probabilities from the encoded matrix) and the lead-score pyfunc (``model``:
+    calibration, score, segment and reasons from the lead's columns, logged from code with the
+    package as ``code_paths``); return both models' infos (the pyfunc's is the one registered)."""
+    booster = lgb.Booster(
+        model_str=model.booster.model_to_string(num_iteration=model.best_iteration)
+    )
+    matrix = pd.DataFrame(example_matrix, columns=booster.feature_name())
+    booster_info = mlflow.lightgbm.log_model(
+        booster,
+        name="booster",
+        signature=infer_signature(matrix, booster.predict(matrix.to_numpy())),
+        input_example=matrix,
+        pip_requirements=pinned(BOOSTER_REQUIREMENTS),
+    )
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(LEAD_SCORE_CODE),
+        artifacts={ARTIFACT_KEY: str(model_dir)},
+        code_paths=code_paths(),
+        signature=infer_signature(example, lead_score_output(model, example)),
+        input_example=example,
+        pip_requirements=pinned(LEAD_SCORE_REQUIREMENTS),
+    )
+    return info, booster_info
 
 
 def _with(outcome: TrainOutcome, **changes: object) -> TrainOutcome:

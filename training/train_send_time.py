@@ -23,11 +23,19 @@ import matplotlib
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.models import infer_signature
 from sklearn.metrics import log_loss, roc_auc_score
 from sqlalchemy.orm import Session
 
 from optimizer.errors import InvalidInput
-from optimizer.models.mlflow_store import ensure_store
+from optimizer.models.engine import Engine, LocalEngine, fit_booster
+from optimizer.models.pyfunc import (
+    SEND_TIME_CODE,
+    SEND_TIME_REQUIREMENTS,
+    code_paths,
+    pinned,
+    send_time_output,
+)
 from optimizer.models.registry import (
     ValidationRecord,
     client_for,
@@ -36,7 +44,7 @@ from optimizer.models.registry import (
     record_validation,
     register_model,
 )
-from optimizer.models.send_time import ARTIFACT_KEY, SendTimeModel, SendTimePriors, SendTimePyfunc
+from optimizer.models.send_time import ARTIFACT_KEY, SendTimeModel, SendTimePriors
 from optimizer.models.send_time_features import (
     SLOT_FEATURES,
     fit_components,
@@ -47,6 +55,7 @@ from optimizer.models.send_time_features import (
 from optimizer.models.send_time_store import store_frames
 from optimizer.models.slot_matrix import slot_matrix
 from optimizer.settings import Settings
+from training.train_lead_score import ensure_experiment
 
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
@@ -164,6 +173,7 @@ def fit_send_time(
     seed: int = 0,
     priors: SendTimePriors | None = None,
     version: str = "unregistered",
+    engine: Engine | None = None,
 ) -> FitResult:
     """Fit on the first 80 % of sends in time, evaluate on the last 20 %."""
     n, positives = len(rows.label), int(rows.label.sum())
@@ -206,21 +216,20 @@ def fit_send_time(
         "num_threads": 2,
     }
     categorical = [SLOT_FEATURES.index("vertical_code"), SLOT_FEATURES.index("source_code")]
-    train_set = lgb.Dataset(
-        matrix[fit_idx],
-        rows.label[fit_idx],
-        feature_name=list(SLOT_FEATURES),
-        categorical_feature=categorical,
-        free_raw_data=False,
-    )
-    stop_set = lgb.Dataset(matrix[stop_idx], rows.label[stop_idx], reference=train_set)
-    booster = lgb.train(
+    fit = fit_booster(
+        engine or LocalEngine(),
         params,
-        train_set,
-        num_boost_round=400,
-        valid_sets=[stop_set],
-        callbacks=[lgb.early_stopping(40, verbose=False)],
+        (matrix[fit_idx], rows.label[fit_idx]),
+        (matrix[stop_idx], rows.label[stop_idx]),
+        rounds=400,
+        early_stopping_rounds=40,
+        feature_name=list(SLOT_FEATURES),
+        categorical=categorical,
     )
+    # The trees up to the lowest validation loss (what early stopping keeps; on Dask, where
+    # LightGBM has no early stopping, the same choice made from the whole curve).
+    best = int(np.argmin(fit.valid_loss)) + 1
+    booster = lgb.Booster(model_str=fit.booster.model_to_string(num_iteration=best))
     model = SendTimeModel(
         booster,
         priors=priors,
@@ -240,7 +249,7 @@ def fit_send_time(
         "holdout_response_rate": float(y.mean()),
         "train_rows": float(len(fit_idx)),
         "holdout_rows": float(len(test_idx)),
-        "best_iteration": float(booster.best_iteration or booster.current_iteration()),
+        "best_iteration": float(best),
     }
     lift = _lift(pred, y)
     metrics["holdout_top_decile_lift"] = (
@@ -248,6 +257,17 @@ def fit_send_time(
     )
     model.metrics.update(metrics)
     return FitResult(model, metrics, lift, pred, y, _subset(rows, test_idx))
+
+
+def send_time_example(rows: SendRows, leads: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The pyfunc's input for the first ``n`` of ``rows``: their lead columns, the send time
+    (``slot_utc``, naive UTC: MLflow's signatures take naive datetimes) and the lead's zone."""
+    head = rows.features.head(n).reset_index(drop=True)
+    zones = leads["timezone"].reindex(rows.lead_id[:n]).astype("str").to_numpy()
+    return head.assign(
+        slot_utc=pd.to_datetime(rows.sent_at[:n]).as_unit("ns"),
+        time_zone=pd.array(zones, dtype="str"),
+    )
 
 
 def _lift(pred: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], ...]:
@@ -303,16 +323,6 @@ def _figures(fit: FitResult) -> tuple[plt.Figure, plt.Figure]:
     return lift_fig, heat_fig
 
 
-def _experiment(settings: Settings, name: str) -> str:
-    ensure_store(settings.resolved_mlflow_uri())
-    mlflow.set_tracking_uri(settings.resolved_mlflow_uri())
-    mlflow.set_registry_uri(settings.resolved_mlflow_uri())
-    found = mlflow.get_experiment_by_name(name)
-    if found is not None:
-        return str(found.experiment_id)
-    return str(mlflow.create_experiment(name, artifact_location=settings.mlflow_artifact_root()))
-
-
 def _champion_auc(settings: Settings, name: str, fit: FitResult) -> tuple[str | None, float | None]:
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_champion(name, tracking_uri=settings.resolved_mlflow_uri(), dst_dir=Path(tmp))
@@ -345,14 +355,15 @@ def train_send_time(
     seed: int = 0,
     register: bool = True,
     promote_if_better: bool = False,
+    engine: Engine | None = None,
 ) -> TrainResult:
     """Train from the store, log to MLflow, register ``challenger``, optionally promote."""
     started = time.perf_counter()
     name = settings.send_time_model_name
     leads, events = load_frames(session)
     rows = send_rows(leads, events, attribution_hours=settings.attribution_hours, now=now)
-    fit = fit_send_time(rows, seed=seed)
-    experiment_id = _experiment(settings, name)
+    fit = fit_send_time(rows, seed=seed, engine=engine)
+    experiment_id = ensure_experiment(settings, name)
     version: str | None = None
     promoted, reason = False, "not registered"
     with mlflow.start_run(
@@ -368,6 +379,7 @@ def train_send_time(
                 "features": len(SLOT_FEATURES),
                 "now": now.isoformat(),
                 "priors": str(fit.model.priors.to_json())[:500],
+                **(engine or LocalEngine()).describe(),
             }
         )
         mlflow.log_metrics({k: v for k, v in fit.metrics.items() if np.isfinite(v)})
@@ -381,11 +393,15 @@ def train_send_time(
         with tempfile.TemporaryDirectory() as tmp:
             model_dir = Path(tmp) / "send_time_model"
             fit.model.save(model_dir)
+            example = send_time_example(fit.holdout_rows, leads)
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=SendTimePyfunc(),
+                python_model=str(SEND_TIME_CODE),
                 artifacts={ARTIFACT_KEY: str(model_dir)},
-                pip_requirements=["lightgbm", "numpy", "pandas", "mlflow"],
+                code_paths=code_paths(),
+                signature=infer_signature(example, send_time_output(fit.model, example)),
+                input_example=example,
+                pip_requirements=pinned(SEND_TIME_REQUIREMENTS),
             )
         if register:
             client = client_for(settings.resolved_mlflow_uri())

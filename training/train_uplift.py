@@ -20,11 +20,18 @@ import mlflow
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from mlflow.models import infer_signature
 from sklearn.model_selection import KFold, train_test_split
 
 from optimizer.errors import InvalidInput
 from optimizer.models.encoding import FeatureSpec, fit_spec
-from optimizer.models.pyfunc import UPLIFT_ARTIFACT_KEY, UpliftPyfunc
+from optimizer.models.pyfunc import (
+    UPLIFT_ARTIFACT_KEY,
+    UPLIFT_CODE,
+    UPLIFT_REQUIREMENTS,
+    code_paths,
+    pinned,
+)
 from optimizer.models.registry import (
     ValidationRecord,
     client_for,
@@ -50,7 +57,7 @@ from optimizer.models.uplift_metrics import (
     uplift_scores,
 )
 from optimizer.settings import Settings
-from training.train_lead_score import ensure_experiment
+from training.train_lead_score import _naive_utc, ensure_experiment
 from training.uplift_data import UpliftData
 
 RANKINGS = ("model", "response", "random")
@@ -301,11 +308,16 @@ def train_uplift(
         with tempfile.TemporaryDirectory() as tmp:
             model_dir = Path(tmp) / "uplift_model"
             model.save(model_dir)
+            example = _naive_utc(data.frame.iloc[holdout.scored.rows[:5]])
+            example = example[[c.name for c in model.spec.columns]]
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=UpliftPyfunc(),
+                python_model=str(UPLIFT_CODE),
                 artifacts={UPLIFT_ARTIFACT_KEY: str(model_dir)},
-                pip_requirements=["lightgbm", "numpy", "pandas", "mlflow"],
+                code_paths=code_paths(),
+                signature=infer_signature(example, model.predict(model.spec.encode(example))),
+                input_example=example,
+                pip_requirements=pinned(UPLIFT_REQUIREMENTS),
             )
         seconds = time.perf_counter() - started
         metrics = {**holdout.as_metrics(), **({} if cv is None else cv.as_metrics())}

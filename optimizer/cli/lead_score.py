@@ -50,10 +50,14 @@ def _table(title: str, rows: list[tuple[str, BinaryMetrics | None]]) -> None:
         )
 
 
-def _train_config(seed: int) -> Any:
+def _train_config(seed: int, max_rounds: int | None = None) -> Any:
     from optimizer.models.lead_score import TrainConfig
 
-    return TrainConfig(seed=seed)
+    if max_rounds is None:
+        return TrainConfig(seed=seed)
+    if max_rounds < 1:
+        raise InvalidInput(f"--max-rounds {max_rounds}: at least 1 expected")
+    return TrainConfig(seed=seed, max_rounds=max_rounds)
 
 
 def _parse_as_of(text: str | None) -> dt.datetime:
@@ -87,11 +91,32 @@ def train_lead_score_command(
     as_of: str | None = typer.Option(None, "--as-of", help="Store: 'now' for closed horizons."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random split and of LightGBM."),
     register: bool = typer.Option(True, "--register/--no-register", help="Register challenger."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local | dask (LightGBM's Dask interface, data-parallel)."
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask: scheduler address tcp://HOST:PORT (default: a local cluster).",
+    ),
+    dask_workers: int | None = typer.Option(
+        None,
+        "--dask-workers",
+        help="Dask: workers of the local cluster, or to wait for (default 2).",
+    ),
+    max_rounds: int | None = typer.Option(
+        None,
+        "--max-rounds",
+        help="Most boosting rounds (default 2000; early stopping ends sooner, except on Dask).",
+    ),
 ) -> None:
     """Train the lead-score model (from the store, or --csv), log it to MLflow, register it."""
+    from optimizer.models.engine import check_engine, open_engine
     from training.datasets import load_csv
     from training.train_lead_score import train_lead_score
 
+    check_engine(engine, scheduler=scheduler, workers=dask_workers)
+    config = _train_config(seed, max_rounds)
     cfg = settings()
     if csv is not None:
         if target is None:
@@ -107,7 +132,10 @@ def train_lead_score_command(
         typer.echo(f"warning: {message}", err=True)
     if evaluate == "walk-forward" and not data.time_ordered:
         typer.echo("warning: walk-forward assumes the rows are in time order", err=True)
-    with warnings.catch_warnings():
+    with (
+        open_engine(engine, scheduler=scheduler, workers=dask_workers) as trainer,
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore", UserWarning)
         outcome = train_lead_score(
             data,
@@ -115,8 +143,9 @@ def train_lead_score_command(
             evaluate=evaluate,
             window=window,
             step=step,
-            config=_train_config(seed),
+            config=config,
             register=register,
+            engine=trainer,
         )
     typer.echo(
         f"{outcome.model_name}: {data.name} ({data.rows} rows, {outcome.features} features, "

@@ -37,18 +37,36 @@ def train_send_time_command(
     promote: bool = typer.Option(
         False, "--promote", help="Move 'champion' when the challenger is better."
     ),
+    engine_name: str = typer.Option(
+        "local", "--engine", help="local | dask (LightGBM's Dask interface, data-parallel)."
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask: scheduler address tcp://HOST:PORT (default: a local cluster).",
+    ),
+    dask_workers: int | None = typer.Option(
+        None,
+        "--dask-workers",
+        help="Dask: workers of the local cluster, or to wait for (default 2).",
+    ),
 ) -> None:
     """Train the send-time model from the store's logged sends; register it as challenger."""
+    from optimizer.models.engine import check_engine, open_engine
     from training.train_send_time import train_send_time
 
+    check_engine(engine_name, scheduler=scheduler, workers=dask_workers)
     as_of = _parse_time(now, "--now")
     config = settings()
     engine = make_engine(config.resolved_database_url(), create_dirs=False)
     try:
         require_head(engine)
-        with transaction(session_factory(engine)) as session:
+        with (
+            open_engine(engine_name, scheduler=scheduler, workers=dask_workers) as trainer,
+            transaction(session_factory(engine)) as session,
+        ):
             result = train_send_time(
-                session, config, now=as_of, seed=seed, promote_if_better=promote
+                session, config, now=as_of, seed=seed, promote_if_better=promote, engine=trainer
             )
     finally:
         engine.dispose()

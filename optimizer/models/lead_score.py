@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pandas as pd
 
 from optimizer.models.calibration import CalibrationChoice, Calibrator, choose_calibrator
 from optimizer.models.encoding import FeatureSpec
+from optimizer.models.engine import Engine, LocalEngine, fit_booster
 
 BOOSTER_FILE = "booster.txt"
 META_FILE = "lead_score.json"
@@ -80,6 +82,15 @@ def choose_cutoffs(validation_scores: np.ndarray) -> Cutoffs:
     hot = float(np.quantile(validation_scores, HOT_QUANTILE))
     warm = float(np.quantile(validation_scores, WARM_QUANTILE))
     return Cutoffs(hot=hot, warm=min(warm, hot))
+
+
+Reason = tuple[str, float]  # (feature, contribution in log-odds)
+
+
+def top_reasons(names: Sequence[str], contrib: np.ndarray, top_k: int) -> tuple[Reason, ...]:
+    """The ``top_k`` features with the largest absolute contribution (zero ones left out)."""
+    order = np.argsort(-np.abs(contrib), kind="stable")[:top_k]
+    return tuple((names[i], float(contrib[i])) for i in order if contrib[i] != 0.0)
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,8 @@ class FitResult:
     model: LeadScoreModel
     calibration: CalibrationChoice
     valid_raw: np.ndarray  # uncalibrated validation probabilities
+    engine: str = "local"  # where the booster was trained (see optimizer.models.engine)
+    workers: int = 1
 
 
 def parsimonious_iteration(losses: list[float], *, tolerance: float) -> int:
@@ -177,32 +190,24 @@ def fit_lead_score(
     *,
     spec: FeatureSpec,
     config: TrainConfig,
+    engine: Engine | None = None,
 ) -> FitResult:
-    """Train with early stopping on the validation rows, then calibrate and cut on them."""
+    """Train (in this process, or on ``engine``'s Dask cluster) with the validation rows' loss
+    curve choosing the trees, then calibrate and cut on them (always here, on the local
+    booster)."""
     names = [f"{i}_{_safe_name(n)}"[:60] for i, n in enumerate(spec.names)]
-    categorical = list(spec.categorical_indices)
-    train_set = lgb.Dataset(
-        train_x,
-        label=train_y,
-        feature_name=names,
-        categorical_feature=categorical,
-        free_raw_data=True,
-    )
-    valid_set = lgb.Dataset(valid_x, label=valid_y, reference=train_set)
-    history: dict[str, dict[str, list[float]]] = {}
-    booster = lgb.train(
+    fit = fit_booster(
+        engine or LocalEngine(),
         config.lgb_params(),
-        train_set,
-        num_boost_round=config.max_rounds,
-        valid_sets=[valid_set],
-        callbacks=[
-            lgb.early_stopping(config.early_stopping_rounds, verbose=False),
-            lgb.record_evaluation(history),
-        ],
+        (train_x, train_y),
+        (valid_x, valid_y),
+        rounds=config.max_rounds,
+        early_stopping_rounds=config.early_stopping_rounds,
+        feature_name=names,
+        categorical=list(spec.categorical_indices),
     )
-    best = parsimonious_iteration(
-        history["valid_0"]["binary_logloss"], tolerance=config.parsimony_tolerance
-    )
+    booster = fit.booster
+    best = parsimonious_iteration(list(fit.valid_loss), tolerance=config.parsimony_tolerance)
     valid_raw = np.asarray(booster.predict(valid_x, num_iteration=best), dtype=np.float64)
     choice = choose_calibrator(valid_raw, valid_y)
     cutoffs = choose_cutoffs(100.0 * choice.calibrator.apply(valid_raw))
@@ -213,4 +218,6 @@ def fit_lead_score(
         cutoffs=cutoffs,
         best_iteration=best,
     )
-    return FitResult(model=model, calibration=choice, valid_raw=valid_raw)
+    return FitResult(
+        model=model, calibration=choice, valid_raw=valid_raw, engine=fit.engine, workers=fit.workers
+    )

@@ -71,6 +71,15 @@ def ensure_store(tracking_uri: str) -> None:
         _ready.add(tracking_uri)
 
 
+def artifact_location(tracking_uri: str, local_root: str) -> str | None:
+    """Where a new experiment keeps its artifacts: ``local_root`` for a store on this machine
+    (a database URL or a path); None, the server's own artifact store, for an MLflow server
+    (``http(s)://``), so that every client writes through it and reads what the others wrote."""
+    if tracking_uri.split(":", 1)[0].lower() in ("http", "https", "databricks"):
+        return None
+    return local_root
+
+
 def forget(tracking_uri: str | None = None) -> None:
     """Let :func:`ensure_store` check ``tracking_uri`` (or every store) again."""
     with _guard:

@@ -12,6 +12,7 @@ stored as tags on the challenger's model version (``validation.*``); :func:`prom
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ TAG_CHAMPION = "validation.champion"
 TAG_CHAMPION_VERSION = "validation.champion_version"
 TAG_BASELINE = "validation.baseline"
 TAG_COMPARABLE = "validation.comparable"
+PYFUNC_ARTIFACTS = "artifacts"  # where a logged pyfunc keeps its ``artifacts``
 
 
 def client_for(tracking_uri: str) -> MlflowClient:
@@ -249,9 +251,19 @@ class LoadedVersion:
 
 
 def load_alias(
-    name: str, alias: str, *, tracking_uri: str, dst_dir: Path | None = None
+    name: str,
+    alias: str,
+    *,
+    tracking_uri: str,
+    dst_dir: Path | None = None,
+    subpath: str | None = PYFUNC_ARTIFACTS,
 ) -> LoadedVersion | None:
-    """Download the files of ``models:/name@alias`` (None when the alias does not exist)."""
+    """Download the files of ``models:/name@alias`` (None when the alias does not exist).
+
+    Only ``subpath`` of the logged model by default: its pyfunc artifacts, the saved model files
+    the service reads (not the copy of the package in ``code/``, 170 files, one request each
+    from an MLflow server); the whole logged model when it has no such folder or ``subpath`` is
+    None."""
     client = client_for(tracking_uri)
     version = get_alias_version(name, alias, client=client)
     if version is None:
@@ -260,11 +272,22 @@ def load_alias(
         dst_dir.mkdir(parents=True, exist_ok=True)
     # Resolve the version's files through this client, so that no global MLflow URI is used.
     source = client.get_model_version_download_uri(name, str(version.version))
-    local = mlflow.artifacts.download_artifacts(
-        artifact_uri=source,
-        dst_path=None if dst_dir is None else str(dst_dir),
-        tracking_uri=tracking_uri,
-    )
+    local = None
+    if subpath is not None:
+        with contextlib.suppress(MlflowException, OSError):
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{source.rstrip('/')}/{subpath}",
+                dst_path=None if dst_dir is None else str(dst_dir),
+                tracking_uri=tracking_uri,
+            )
+        if local is not None and not any(Path(local).iterdir()):
+            local = None
+    if local is None:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=source,
+            dst_path=None if dst_dir is None else str(dst_dir),
+            tracking_uri=tracking_uri,
+        )
     return LoadedVersion(
         name=name,
         version=str(version.version),

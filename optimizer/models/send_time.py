@@ -18,7 +18,6 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from mlflow.pyfunc import PythonModel
 
 from optimizer.errors import InvalidInput
 from optimizer.models.registry import load_champion
@@ -30,7 +29,7 @@ from optimizer.settings import Settings
 PRIORS_VERSION = "send-time:priors"
 MODEL_FILE = "send_time.lgb.txt"
 META_FILE = "send_time.meta.json"
-ARTIFACT_KEY = "send_time"
+ARTIFACT_KEY = "send_time"  # the pyfunc's artifact (optimizer.models.pyfunc.SendTimePyfunc)
 
 
 @dataclass(frozen=True)
@@ -278,22 +277,3 @@ class SendTimeModel:
         """A pool's scores over shared slots, computed only for the cells asked for (see
         :class:`SlotPool`); ``score_slots`` of the same arguments, cell for cell."""
         return SlotPool(self, lead_features, slots_utc, time_zones)
-
-
-class SendTimePyfunc(PythonModel):
-    """MLflow pyfunc: input = lead feature columns plus ``slot_utc`` and ``time_zone``."""
-
-    def load_context(self, context: Any) -> None:
-        self._model = SendTimeModel.from_dir(
-            Path(context.artifacts[ARTIFACT_KEY]), version="pyfunc"
-        )
-
-    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
-        slots = pd.to_datetime(model_input["slot_utc"], utc=True)
-        out = np.empty(len(model_input))
-        for i in range(len(model_input)):
-            row = model_input.iloc[[i]]
-            out[i] = self._model.score_slots(
-                row, slots.iloc[[i]].to_numpy(), str(row["time_zone"].iloc[0])
-            )[0, 0]
-        return out

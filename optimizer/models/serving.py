@@ -20,14 +20,13 @@ import numpy as np
 import pandas as pd
 
 from optimizer.features.definitions import ATTRIBUTE_PREFIX, FEATURE_SOURCE
-from optimizer.models.lead_score import META_FILE, LeadScoreModel
+from optimizer.models.lead_score import META_FILE, LeadScoreModel, Reason, top_reasons
 from optimizer.models.points import points_inputs, points_reasons, points_score, points_segment
 from optimizer.models.registry import load_champion
 from optimizer.settings import Settings
 
 BASELINE_VERSION = "baseline:points"
 STORE_FEATURES = FEATURE_SOURCE
-Reason = tuple[str, float]
 
 
 @dataclass(frozen=True)
@@ -50,11 +49,6 @@ class LeadScore:
     reasons: tuple[Reason, ...]
     model_version: str
     note: str | None = None
-
-
-def _top_reasons(names: tuple[str, ...], contrib: np.ndarray, top_k: int) -> tuple[Reason, ...]:
-    order = np.argsort(-np.abs(contrib), kind="stable")[:top_k]
-    return tuple((names[i], float(contrib[i])) for i in order if contrib[i] != 0.0)
 
 
 class LeadScorer:
@@ -145,7 +139,7 @@ class LeadScorer:
             )
             raw = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1)))
             names = model.spec.names
-            reasons = tuple(_top_reasons(names, row, top_k) for row in contrib[:, :-1])
+            reasons = tuple(top_reasons(names, row, top_k) for row in contrib[:, :-1])
         else:
             raw = model.raw_probability(matrix)
             reasons = ()
@@ -203,7 +197,7 @@ class LeadScorer:
                 )
             )[0]
             raw = 1.0 / (1.0 + math.exp(-float(contrib.sum())))
-            reasons = _top_reasons(model.spec.names, contrib[:-1], top_k)
+            reasons = top_reasons(model.spec.names, contrib[:-1], top_k)
         else:
             raw = float(model.raw_probability(row, num_threads=1)[0])
             reasons = ()
