@@ -47,6 +47,7 @@ _OPTIONAL_ROUTERS: tuple[str, ...] = (
     "experiments",
     "admin",
     "reports",
+    "handoffs",
     "ui",
 )
 

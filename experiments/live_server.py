@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from optimizer.compliance.dnc import import_dnc, parse_dnc_text
 from optimizer.service.keys import create_key
 from optimizer.store.db import make_engine, session_factory, transaction, upgrade
 
@@ -120,10 +121,20 @@ class ServerProcess:
 
 
 def make_keys(database_url: str, now: dt.datetime) -> dict[str, str]:
+    """A key for every scope, and a national DNC registry copy dated ``now``'s day listing no
+    number (without one the gate denies every marketing send with ``dnc.registry_missing``)."""
     engine = make_engine(database_url)
     try:
         upgrade(engine)
         with transaction(session_factory(engine)) as session:
+            import_dnc(
+                session,
+                parsed=parse_dnc_text(""),
+                registry="national",
+                as_of=now.date(),
+                now=dt.datetime.combine(now.date(), dt.time(), tzinfo=dt.UTC),
+                source_name="harness-national",
+            )
             return {
                 scope: create_key(
                     session, scopes=[scope], name=f"reliability-{scope}", now=now

@@ -110,6 +110,20 @@ def _time_key(
     )
 
 
+DNC_WAIVED_SUFFIX = "+dnc_waived"
+
+
+def verdict_rules_version(rules: RulesTable, ctx: GateContext) -> str:
+    """The rules version a verdict logs: the table's, plus ``+dnc_waived`` when the operator
+    waived DNC checking (so every decision made under the waiver says so)."""
+    return rules.version + (DNC_WAIVED_SUFFIX if ctx.policy.dnc_waived else "")
+
+
+def dnc_waived_in(rules_version: str | None) -> bool:
+    """Whether a logged rules version was in force under the DNC waiver."""
+    return bool(rules_version) and DNC_WAIVED_SUFFIX in (rules_version or "")
+
+
 def _evaluate(ctx: GateContext, rules: RulesTable, memo: GateMemo | None = None) -> Verdict:
     reasons = _static_reasons(ctx, rules)
     time_reasons: list[Reason] = []
@@ -140,11 +154,12 @@ def _evaluate(ctx: GateContext, rules: RulesTable, memo: GateMemo | None = None)
             except Exception as exc:
                 reasons.append(_error("time", exc))
                 next_at = None
+    version = verdict_rules_version(rules, ctx)
     if not reasons and not time_reasons:
-        return Verdict(True, (), ctx.send_at, rules.version)
+        return Verdict(True, (), ctx.send_at, version)
     if reasons:
         next_at = None
-    return Verdict(False, tuple(reasons + time_reasons), next_at, rules.version)
+    return Verdict(False, tuple(reasons + time_reasons), next_at, version)
 
 
 def _search(
