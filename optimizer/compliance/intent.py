@@ -121,7 +121,12 @@ class IntentModel:
             ),
             LogisticRegression(C=10.0, class_weight="balanced", max_iter=5000, random_state=0),
         )
-        self.pipeline.fit(list(texts), list(labels))
+        from threadpoolctl import threadpool_limits
+
+        # A few hundred rows: one BLAS thread fits in a fraction of a second, where a thread
+        # per core contending on a busy machine took seconds.
+        with threadpool_limits(limits=1):
+            self.pipeline.fit(list(texts), list(labels))
         self.classes: tuple[str, ...] = tuple(str(c) for c in self.pipeline.classes_)
 
     def probabilities(self, text: str) -> dict[str, float]:
