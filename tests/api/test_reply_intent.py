@@ -221,6 +221,23 @@ def test_an_unmanaged_send_is_listed_on_list_health_with_the_gates_reasons(
             ),
         )
         health = client.get("/v1/reports/health").json()
+        # A decision never confirmed clears no send either; a good text then passes the gate.
+        other = new_lead(client, phone=_phone(), created_at=now - dt.timedelta(days=1))
+        unconfirmed = decide(client, other["id"], now)
+        _post(
+            client,
+            _event(
+                other["id"],
+                "sent",
+                "sms",
+                TEMPLATE.replace("{first_name}", "Ana"),
+                now + dt.timedelta(minutes=1),
+                decision_id=unconfirmed["decision_id"],
+            ),
+        )
+        later = client.get("/v1/reports/health").json()["unmanaged"]
+    assert later["sends"] == 2 and later["would_refuse"] == 1
+    assert [s["allowed"] for s in later["latest"] if s["lead_id"] == other["id"]] == [True]
     unmanaged = health["unmanaged"]
     assert unmanaged["sends"] == 1
     assert unmanaged["would_refuse"] == 1
