@@ -354,15 +354,18 @@ def _gate_as_of(
     from optimizer.compliance.store_context import build_context
 
     at = event.occurred_at.astimezone(dt.UTC)
-    context = build_context(
-        session,
-        lead=lead,
-        message=event.text or "",
-        send_at=at,
-        now=at,
-        settings=settings,
-        marketing=event.marketing if event.marketing is not None else True,
-    )
+    try:
+        context = build_context(
+            session,
+            lead=lead,
+            message=event.text or "",
+            send_at=at,
+            now=at,
+            settings=settings,
+            marketing=event.marketing if event.marketing is not None else True,
+        )
+    except Exception as exc:  # judged as refused (the gate fails closed), never a failed post
+        return {"allowed": False, "reasons": [f"gate.error.context.{type(exc).__name__}"]}
     verdict = evaluate(context)
     return {
         "allowed": verdict.allowed,
