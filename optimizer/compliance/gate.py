@@ -124,7 +124,9 @@ def dnc_waived_in(rules_version: str | None) -> bool:
     return bool(rules_version) and DNC_WAIVED_SUFFIX in (rules_version or "")
 
 
-def _evaluate(ctx: GateContext, rules: RulesTable, memo: GateMemo | None = None) -> Verdict:
+def _evaluate(
+    ctx: GateContext, rules: RulesTable, memo: GateMemo | None = None, search: bool = True
+) -> Verdict:
     reasons = _static_reasons(ctx, rules)
     time_reasons: list[Reason] = []
     next_at: dt.datetime | None = None
@@ -144,7 +146,7 @@ def _evaluate(ctx: GateContext, rules: RulesTable, memo: GateMemo | None = None)
                     time_reasons, _ = _time_verdict(ctx, rules, consent_valid, instants)
                     if key is not None and memo is not None:
                         memo["time", key] = tuple(time_reasons)
-                if time_reasons and not reasons:
+                if time_reasons and not reasons and search:
                     if key is not None and memo is not None and ("next", key) in memo:
                         next_at = memo["next", key]
                     else:
@@ -177,19 +179,23 @@ def _search(
     return from_ns(found) if found is not None else None
 
 
-def evaluate(ctx: GateContext, *, memo: GateMemo | None = None) -> Verdict:
+def evaluate(
+    ctx: GateContext, *, memo: GateMemo | None = None, next_allowed: bool = True
+) -> Verdict:
     """Judge one proposed send; every failing rule is reported. Never raises.
 
     ``memo``: a dict the caller keeps for the verdicts of one decision (never across
     decisions): verdicts on contexts that differ only in the message (or not at all) then
     compute their time rules and next-allowed search once (keyed by everything those read, see
-    ``_time_key``; the message-dependent rules always run)."""
+    ``_time_key``; the message-dependent rules always run). ``next_allowed=False``: skip the
+    search for the next allowed instant (``next_allowed_at`` is then None), for judging a send
+    that already happened."""
     try:
         rules = load_rules()
     except Exception as exc:
         return Verdict(False, (_error("rules", exc),), None, "unknown")
     try:
-        return _evaluate(ctx, rules, memo)
+        return _evaluate(ctx, rules, memo, next_allowed)
     except Exception as exc:
         return Verdict(False, (_error("gate", exc),), None, rules.version)
 

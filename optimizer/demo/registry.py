@@ -1,7 +1,8 @@
 """A simulated national Do-Not-Call registry copy for the demo's stores.
 
 The gate fails closed without a national copy (``dnc.registry_missing``), so the demo imports one
-dated the day before its first decision: fresh for its whole run (at most 31 days old). Its
+dated the day before its first decision (fresh for its whole run, at most 31 days old), and
+monthly copies before it over the span of the world's history. Its
 numbers share the world's area codes but none is a lead's number (the world's leads all gave
 written consent, and the house policy grants no DNC exemption), so the demo's figures measure the
 engines rather than the registry.
@@ -42,16 +43,24 @@ def simulated_registry(phones: Iterable[str], *, seed: int, count: int = 1000) -
 
 
 def import_simulated_registry(
-    session: Session, *, phones: Iterable[str], start: dt.datetime, seed: int
+    session: Session, *, phones: Iterable[str], start: dt.datetime, seed: int, back_days: int = 0
 ) -> DncImport:
-    """Import the simulated copy as of the day before ``start``, imported just before it."""
-    as_of = (start - dt.timedelta(days=1)).date()
-    imported_at = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC)
-    return import_dnc(
-        session,
-        parsed=simulated_registry(phones, seed=seed),
-        registry="national",
-        as_of=as_of,
-        now=imported_at,
-        source_name=SOURCE_NAME,
-    )
+    """Import the simulated copy as of the day before ``start``, and earlier copies of it every
+    30 days back to ``back_days`` before ``start`` (so the history's past sends, judged at their
+    own times, each see a copy at most 30 days old), each imported on its date. Returns the
+    newest copy."""
+    parsed = simulated_registry(phones, seed=seed)
+    newest = (start - dt.timedelta(days=1)).date()
+    days = [newest - dt.timedelta(days=30 * k) for k in range(back_days // 30 + 2)]
+    rows = [
+        import_dnc(
+            session,
+            parsed=parsed,
+            registry="national",
+            as_of=as_of,
+            now=dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC),
+            source_name=SOURCE_NAME,
+        )
+        for as_of in sorted(days)
+    ]
+    return rows[-1]

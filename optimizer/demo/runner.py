@@ -177,17 +177,22 @@ def prepare_store(
     sessions = session_factory(engine)
     t0 = time.perf_counter()
     with transaction(sessions) as session:
-        summary = write_history(session, world, leads=None, settings=settings, now=options.start)
+        # Before the history: its past sends are judged by the gate as of their own times.
         registry = import_simulated_registry(
-            session, phones=world.population.phones, start=options.start, seed=options.seed
+            session,
+            phones=world.population.phones,
+            start=options.start,
+            seed=options.seed,
+            back_days=world.config.history_days + world.config.history_lookback_days,
         )
+        summary = write_history(session, world, leads=None, settings=settings, now=options.start)
     say(
         f"history: {summary.leads:,} leads, {summary.events:,} events ({summary.sends:,} past texts, "
         f"{summary.replies:,} replies, {summary.conversions:,} conversions) in {time.perf_counter() - t0:.1f} s"
     )
     say(
         f"DNC: a simulated national registry copy of {registry.numbers:,} numbers "
-        f"(none a lead's) as of {registry.as_of.isoformat()}"
+        f"(none a lead's) as of {registry.as_of.isoformat()}, monthly copies before it"
     )
     client = client_for(settings.resolved_mlflow_uri())
     with warnings.catch_warnings():

@@ -366,7 +366,7 @@ def _gate_as_of(
         )
     except Exception as exc:  # judged as refused (the gate fails closed), never a failed post
         return {"allowed": False, "reasons": [f"gate.error.context.{type(exc).__name__}"]}
-    verdict = evaluate(context)
+    verdict = evaluate(context, next_allowed=False)
     return {
         "allowed": verdict.allowed,
         "reasons": list(verdict.codes),

@@ -113,3 +113,14 @@ def test_the_demo_registry_lists_no_lead() -> None:
     assert not set(registry.numbers) & set(phones)
     assert {n[:5] for n in registry.numbers} <= {"+1212", "+1305"}
     assert simulated_registry(phones, seed=7, count=300) == registry
+
+
+def test_judging_a_past_send_skips_only_the_next_allowed_search() -> None:
+    from tests.compliance.factories import ctx, local
+
+    night = ctx("+12125550142", local("America/New_York", 2026, 12, 1, 23, 30))
+    full = evaluate(night)
+    judged = evaluate(night, next_allowed=False)
+    assert not full.allowed and full.next_allowed_at is not None
+    assert judged.codes == full.codes and not judged.allowed
+    assert judged.next_allowed_at is None
