@@ -47,6 +47,7 @@ _OPTIONAL_ROUTERS: tuple[str, ...] = (
     "experiments",
     "admin",
     "reports",
+    "handoffs",
     "ui",
     "providers",
 )
@@ -72,6 +73,11 @@ def _warm_up_gate(settings: Settings) -> None:
         )
     except Exception:
         logger.exception("warming up the compliance gate failed")
+    # The reply-intent classifier is trained on first use: train it now, so that the first
+    # inbound message does not wait for it (shipped_model never raises: rules then stand alone).
+    from optimizer.compliance.intent import shipped_model
+
+    shipped_model()
 
 
 async def _checkpoint_every(state: AppState, seconds: float) -> None:

@@ -183,6 +183,11 @@ class ComplianceOut(BaseModel):
     reasons: list[ReasonOut]
     next_allowed_at: dt.datetime | None
     rules_version: str | None = None
+    dnc_waived: bool = Field(
+        default=False,
+        description="decided under OPTIMIZER_DNC_WAIVED (no DNC registry check: every send "
+        "carries prior express written consent); the rules version ends in +dnc_waived",
+    )
 
 
 class NextBestActionIn(Strict):

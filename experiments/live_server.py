@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy.orm import Session
 
+from optimizer.compliance.dnc import import_dnc, parse_dnc_text
 from optimizer.service.keys import create_key
 from optimizer.store.db import make_engine, session_factory, transaction, upgrade
 
@@ -119,11 +121,34 @@ class ServerProcess:
             self.process.wait(timeout=30)
 
 
+# The harness's national DNC registry copies: one on the first of every month from here to the
+# server's day, listing no number (the harnesses decide at simulated times in that range).
+FIRST_REGISTRY_COPY = dt.date(2024, 1, 1)
+
+
+def import_registry_copies(session: Session, *, until: dt.date) -> None:
+    """Empty national DNC registry copies, monthly from ``FIRST_REGISTRY_COPY`` to ``until``
+    (without one the gate denies every marketing send with ``dnc.registry_missing``)."""
+    day = FIRST_REGISTRY_COPY
+    while day <= until:
+        import_dnc(
+            session,
+            parsed=parse_dnc_text(""),
+            registry="national",
+            as_of=day,
+            now=dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC),
+            source_name="harness-national",
+        )
+        day = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
 def make_keys(database_url: str, now: dt.datetime) -> dict[str, str]:
+    """A key for every scope, and the harness's DNC registry copies up to ``now``."""
     engine = make_engine(database_url)
     try:
         upgrade(engine)
         with transaction(session_factory(engine)) as session:
+            import_registry_copies(session, until=now.date())
             return {
                 scope: create_key(
                     session, scopes=[scope], name=f"reliability-{scope}", now=now

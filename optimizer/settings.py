@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     house_max_segments: int = 2
     legal_max_segments: int = 10
     dnc_max_age_days: int = 31
+    # With no national Do-Not-Call registry copy imported the gate denies every marketing send
+    # (dnc.registry_missing). True states that every send carries prior express written consent,
+    # so DNC checking is waived: sends are allowed and each verdict's rules version says so.
+    dnc_waived: bool = False
 
     # Decisions.
     horizon_hours: int = 72

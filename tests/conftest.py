@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from optimizer.settings import Settings, get_settings
 from optimizer.store.db import make_engine, session_factory, upgrade
 from tests import pg_server
+from tests.dnc_copies import import_test_registry
 from tests.mlflow_template import copy_store, migrated_store
 
 DATA_DIR = Path(
@@ -38,8 +39,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    """A new SQLite store at the newest schema."""
+def bare_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A new SQLite store at the newest schema, with no DNC registry copy."""
     eng = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     upgrade(eng)
     yield eng
@@ -47,8 +48,20 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def engine(bare_engine: Engine) -> Engine:
+    """A new SQLite store at the newest schema, with monthly national DNC registry copies."""
+    import_test_registry(bare_engine)
+    return bare_engine
+
+
+@pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return session_factory(engine)
+
+
+@pytest.fixture
+def bare_sessions(bare_engine: Engine) -> sessionmaker[Session]:
+    return session_factory(bare_engine)
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +87,7 @@ def pg_url(pg_server_instance: pg_server.PgServer) -> str:
 def pg_engine(pg_url: str) -> Iterator[Engine]:
     eng = make_engine(pg_url)
     upgrade(eng)
+    import_test_registry(eng)
     yield eng
     eng.dispose()
 
@@ -86,6 +100,7 @@ def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
     else:
         eng = make_engine(request.getfixturevalue("pg_url"))
     upgrade(eng)
+    import_test_registry(eng)
     yield eng
     eng.dispose()
 

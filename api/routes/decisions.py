@@ -33,6 +33,7 @@ from api.schemas import (
 from api.state import AppState
 from api.telemetry import observe_decision
 from optimizer.bandits.store import close_expired
+from optimizer.compliance.gate import dnc_waived_in
 from optimizer.decide.batch import decide_batch
 from optimizer.decide.confirm import confirm_decision
 from optimizer.decide.store import read_decision, write_decision, write_decisions
@@ -90,6 +91,7 @@ def decision_out(record: DecisionRecord) -> DecisionOut:
             reasons=_reasons(record.compliance_reasons),
             next_allowed_at=record.next_allowed_at,
             rules_version=record.rules_version,
+            dnc_waived=dnc_waived_in(record.rules_version),
         ),
         propensity=record.propensity,
         slot_propensity=record.slot_propensity,

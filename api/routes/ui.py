@@ -37,6 +37,7 @@ STATIC_DIR = API_DIR / "static"
 COOKIE_MAX_AGE = 12 * 3600
 SESSION_COOKIE = "optimizer_session"
 DEFAULT_PAGE = "/ui/experiments"
+HANDOFFS_PER_PAGE = 50
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -276,6 +277,18 @@ def health_page(
             "gauge": _svg(charts.opt_out_gauge(report)),
         },
     )
+
+
+@router.get("/handoffs")
+def handoffs_page(
+    request: Request,
+    state: StateDep,
+    session: ReadSessionDep,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
+    _viewer(request, state)
+    page = reports.handoff_list(session, limit=HANDOFFS_PER_PAGE, offset=offset)
+    return _page(request, "handoffs.html", {"page": page})
 
 
 @router.get("/segments")

@@ -110,7 +110,23 @@ def _time_key(
     )
 
 
-def _evaluate(ctx: GateContext, rules: RulesTable, memo: GateMemo | None = None) -> Verdict:
+DNC_WAIVED_SUFFIX = "+dnc_waived"
+
+
+def verdict_rules_version(rules: RulesTable, ctx: GateContext) -> str:
+    """The rules version a verdict logs: the table's, plus ``+dnc_waived`` when the operator
+    waived DNC checking (so every decision made under the waiver says so)."""
+    return rules.version + (DNC_WAIVED_SUFFIX if ctx.policy.dnc_waived else "")
+
+
+def dnc_waived_in(rules_version: str | None) -> bool:
+    """Whether a logged rules version was in force under the DNC waiver."""
+    return bool(rules_version) and DNC_WAIVED_SUFFIX in (rules_version or "")
+
+
+def _evaluate(
+    ctx: GateContext, rules: RulesTable, memo: GateMemo | None = None, search: bool = True
+) -> Verdict:
     reasons = _static_reasons(ctx, rules)
     time_reasons: list[Reason] = []
     next_at: dt.datetime | None = None
@@ -130,7 +146,7 @@ def _evaluate(ctx: GateContext, rules: RulesTable, memo: GateMemo | None = None)
                     time_reasons, _ = _time_verdict(ctx, rules, consent_valid, instants)
                     if key is not None and memo is not None:
                         memo["time", key] = tuple(time_reasons)
-                if time_reasons and not reasons:
+                if time_reasons and not reasons and search:
                     if key is not None and memo is not None and ("next", key) in memo:
                         next_at = memo["next", key]
                     else:
@@ -140,11 +156,12 @@ def _evaluate(ctx: GateContext, rules: RulesTable, memo: GateMemo | None = None)
             except Exception as exc:
                 reasons.append(_error("time", exc))
                 next_at = None
+    version = verdict_rules_version(rules, ctx)
     if not reasons and not time_reasons:
-        return Verdict(True, (), ctx.send_at, rules.version)
+        return Verdict(True, (), ctx.send_at, version)
     if reasons:
         next_at = None
-    return Verdict(False, tuple(reasons + time_reasons), next_at, rules.version)
+    return Verdict(False, tuple(reasons + time_reasons), next_at, version)
 
 
 def _search(
@@ -162,19 +179,23 @@ def _search(
     return from_ns(found) if found is not None else None
 
 
-def evaluate(ctx: GateContext, *, memo: GateMemo | None = None) -> Verdict:
+def evaluate(
+    ctx: GateContext, *, memo: GateMemo | None = None, next_allowed: bool = True
+) -> Verdict:
     """Judge one proposed send; every failing rule is reported. Never raises.
 
     ``memo``: a dict the caller keeps for the verdicts of one decision (never across
     decisions): verdicts on contexts that differ only in the message (or not at all) then
     compute their time rules and next-allowed search once (keyed by everything those read, see
-    ``_time_key``; the message-dependent rules always run)."""
+    ``_time_key``; the message-dependent rules always run). ``next_allowed=False``: skip the
+    search for the next allowed instant (``next_allowed_at`` is then None), for judging a send
+    that already happened."""
     try:
         rules = load_rules()
     except Exception as exc:
         return Verdict(False, (_error("rules", exc),), None, "unknown")
     try:
-        return _evaluate(ctx, rules, memo)
+        return _evaluate(ctx, rules, memo, next_allowed)
     except Exception as exc:
         return Verdict(False, (_error("gate", exc),), None, rules.version)
 

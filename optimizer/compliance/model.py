@@ -53,6 +53,9 @@ class PolicyConfig:
     max_segments: int = 10
     dnc_max_age_days: int = 31
     dnc_consent_exemption: bool = True  # PEWC exempts a registry hit (legal); house: never
+    # The operator waived DNC checking (every send has prior express written consent): no
+    # national registry copy is then no denial, and the verdict's rules version records it.
+    dnc_waived: bool = False
     address_state_adds_zones: bool = True
     source: str = "house policy"
 
@@ -138,6 +141,10 @@ class GateContext:
     consents: tuple[ConsentEntry, ...] = ()
     suppression: SuppressionStatus | None = None
     dnc: tuple[DncCheck, ...] = ()
+    # The store holds no national DNC registry copy (as of the decision): the gate denies
+    # (dnc.registry_missing) unless the policy waives DNC. Contexts built by hand that carry
+    # their own ``dnc`` checks leave it False.
+    dnc_registry_missing: bool = False
     prior_sends: tuple[dt.datetime, ...] = ()  # earlier marketing texts to this lead
     last_reply_at: dt.datetime | None = None
     first_in_sequence: bool = True

@@ -18,6 +18,7 @@ def policy_from_settings(settings: Settings, name: str = "house") -> PolicyConfi
             max_segments=settings.legal_max_segments,
             dnc_max_age_days=settings.dnc_max_age_days,
             dnc_consent_exemption=True,
+            dnc_waived=settings.dnc_waived,
             source="legal floor",
         )
     if name == "house":
@@ -38,6 +39,7 @@ def policy_from_settings(settings: Settings, name: str = "house") -> PolicyConfi
             max_segments=min(settings.house_max_segments, settings.legal_max_segments),
             dnc_max_age_days=settings.dnc_max_age_days,
             dnc_consent_exemption=False,
+            dnc_waived=settings.dnc_waived,
             source="house policy",
         )
     raise InvalidInput(f"policy {name!r} is unknown (legal or house expected)")

@@ -78,6 +78,8 @@ class RulesTable:
     split_area_codes: dict[str, tuple[str, ...]]
     area_code_states: dict[str, str]
     state_time_zones: dict[str, tuple[str, ...]]
+    # Replies the trained intent classifier may not turn into an opt-out (rules still may).
+    model_keep_guards: tuple[re.Pattern[str], ...] = ()
 
     def __hash__(self) -> int:  # one table per process; identity is enough for caches
         return id(self)
@@ -154,6 +156,9 @@ def parse_rules(raw: dict[str, Any], version: str) -> RulesTable:
             k: v for k, v in raw.get("area_code_states", {}).items() if not k.startswith("_")
         },
         state_time_zones={k: tuple(v) for k, v in raw["state_time_zones"].items()},
+        model_keep_guards=tuple(
+            re.compile(p) for p in raw.get("model_keep_guards", {}).get("patterns", ())
+        ),
     )
 
 

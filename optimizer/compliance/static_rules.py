@@ -113,6 +113,16 @@ def dnc_rule(ctx: GateContext, rules: RulesTable) -> list[Reason]:
     if not ctx.marketing:
         return []
     reasons: list[Reason] = []
+    if ctx.dnc_registry_missing and not ctx.policy.dnc_waived:
+        reasons.append(
+            Reason(
+                "dnc.registry_missing",
+                "no national Do-Not-Call registry copy has been imported, so the number cannot "
+                "be checked; import one (optimizer dnc import) or, if every send "
+                "carries prior express written consent, set OPTIMIZER_DNC_WAIVED=true",
+                rules.dnc_source,
+            )
+        )
     max_age = ctx.policy.dnc_max_age_days
     exempt = ctx.policy.dnc_consent_exemption and consent_state(ctx) == "valid"
     for check in ctx.dnc:

@@ -44,6 +44,8 @@ CHUNK = 500
 # Sends older than this cannot affect any cap (the longest is 30 days).
 HISTORY = dt.timedelta(days=31)
 REPLY_TYPES = ("reply", "inbound")
+# The registry whose copy must be in the store (state lists add to it, they do not replace it).
+NATIONAL = "national"
 T = TypeVar("T")
 __all__ = ["OptOutRecord", "add_banned_date", "build_context", "build_contexts", "record_opt_out"]
 
@@ -215,6 +217,7 @@ def build_contexts(
             consents=tuple(consents.get(lead.phone_e164, ())),
             suppression=suppressions.get(lead.phone_e164),
             dnc=tuple(checks),
+            dnc_registry_missing=NATIONAL not in latest_imports,
             prior_sends=tuple(sorted(sends.get(lead.id, ()))),
             last_reply_at=last_reply.get(lead.id),
             first_in_sequence=(lead.id not in ever_sent)
@@ -367,6 +370,7 @@ def build_context(
         consents=consents,
         suppression=suppression,
         dnc=checks,
+        dnc_registry_missing=NATIONAL not in imports,
         prior_sends=tuple(sorted(sends)),
         last_reply_at=last_reply,
         first_in_sequence=(not ever_sent) if first_in_sequence is None else first_in_sequence,

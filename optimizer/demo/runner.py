@@ -19,6 +19,7 @@ import httpx
 
 from optimizer.demo.http_engine import HttpEngine
 from optimizer.demo.naive_engine import NaiveEngine
+from optimizer.demo.registry import import_simulated_registry
 from optimizer.demo.templates import DEMO_VARIANTS, FALLBACK_VARIANT
 from optimizer.errors import InvalidInput, OptimizerError
 from optimizer.models.registry import client_for, promote
@@ -176,10 +177,22 @@ def prepare_store(
     sessions = session_factory(engine)
     t0 = time.perf_counter()
     with transaction(sessions) as session:
+        # Before the history: its past sends are judged by the gate as of their own times.
+        registry = import_simulated_registry(
+            session,
+            phones=world.population.phones,
+            start=options.start,
+            seed=options.seed,
+            back_days=world.config.history_days + world.config.history_lookback_days,
+        )
         summary = write_history(session, world, leads=None, settings=settings, now=options.start)
     say(
         f"history: {summary.leads:,} leads, {summary.events:,} events ({summary.sends:,} past texts, "
         f"{summary.replies:,} replies, {summary.conversions:,} conversions) in {time.perf_counter() - t0:.1f} s"
+    )
+    say(
+        f"DNC: a simulated national registry copy of {registry.numbers:,} numbers "
+        f"(none a lead's) as of {registry.as_of.isoformat()}, monthly copies before it"
     )
     client = client_for(settings.resolved_mlflow_uri())
     with warnings.catch_warnings():
@@ -360,6 +373,10 @@ def run_demo(options: DemoOptions, *, say: Say, progress: Progress) -> DemoResul
         )
         naive_store = make_engine(naive_settings.resolved_database_url())
         upgrade(naive_store)
+        with transaction(session_factory(naive_store)) as session:
+            import_simulated_registry(
+                session, phones=world.population.phones, start=options.start, seed=options.seed
+            )
         naive_engine = NaiveEngine(
             session_factory(naive_store),
             settings=naive_settings,

@@ -12,6 +12,7 @@ from optimizer.reports.experiments import (
     experiment_list,
     experiment_report,
 )
+from optimizer.reports.handoffs import HandoffPage, handoff_list
 from optimizer.reports.health import HealthReport, data_span, list_health
 from optimizer.reports.leads import LeadReport, lead_report
 from optimizer.reports.segments import SegmentsReport, segment_breakdown
@@ -20,6 +21,7 @@ __all__ = [
     "AttributionReport",
     "ExperimentList",
     "ExperimentReport",
+    "HandoffPage",
     "HealthReport",
     "LeadReport",
     "Period",
@@ -28,6 +30,7 @@ __all__ = [
     "data_span",
     "experiment_list",
     "experiment_report",
+    "handoff_list",
     "lead_report",
     "list_health",
     "resolve_period",

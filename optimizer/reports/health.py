@@ -37,6 +37,7 @@ from optimizer.reports.touches import (
     load_outcomes,
     load_sends,
 )
+from optimizer.service.events import GATE_KEY, UNMANAGED_KEY
 from optimizer.store.models import Decision, Event, Suppression
 from optimizer.store.provider_messages import delivery_by_variant, receipts_in, variant_labels
 
@@ -97,6 +98,33 @@ class DeliveryHealth(Jsonable):
 
 
 @dataclass(frozen=True)
+class UnmanagedSend(Jsonable):
+    """A ``sent`` event with no confirmed decision, and what the gate said of it at its time."""
+
+    event_id: int
+    lead_id: int
+    occurred_at: dt.datetime
+    allowed: bool | None  # None: stored without a verdict
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReasonCount(Jsonable):
+    code: str
+    sends: int
+
+
+@dataclass(frozen=True)
+class UnmanagedSummary(Jsonable):
+    """Sends outside the gate in the period: how many, how many it would have refused, why."""
+
+    sends: int = 0
+    would_refuse: int = 0
+    reasons: tuple[ReasonCount, ...] = ()
+    latest: tuple[UnmanagedSend, ...] = ()  # the most recent (at most UNMANAGED_LISTED)
+
+
+@dataclass(frozen=True)
 class HealthReport(Jsonable):
     period: Period
     figures: HealthFigures
@@ -104,6 +132,7 @@ class HealthReport(Jsonable):
     opt_out_good: float = OPT_OUT_GOOD
     opt_out_bad: float = OPT_OUT_BAD
     delivery: DeliveryHealth | None = None
+    unmanaged: UnmanagedSummary = UnmanagedSummary()
 
 
 def opt_out_status(rate: float | None) -> str:
@@ -270,6 +299,7 @@ def list_health(
         figures=total.figures(),
         weeks=weeks,
         delivery=delivery_health(session, period),
+        unmanaged=unmanaged_sends(session, period=period),
     )
 
 
@@ -299,4 +329,48 @@ def delivery_health(session: Session, period: Period) -> DeliveryHealth:
         delivery_rate=safe_rate(delivered, receipts),
         carrier_errors=dict(sorted(errors.items())),
         variants=rows,
+    )
+
+
+UNMANAGED_LISTED = 50
+
+
+def unmanaged_sends(
+    session: Session, *, period: Period, listed: int = UNMANAGED_LISTED
+) -> UnmanagedSummary:
+    """Sends made around the gate in ``period`` (``sent`` events stored with the ``unmanaged``
+    flag by :func:`optimizer.service.events.ingest_events`), with the gate's verdict on each
+    as of its time: how many it would have refused, by reason code, and the latest ``listed``."""
+    rows = session.execute(
+        select(Event.id, Event.lead_id, Event.occurred_at, Event.meta)
+        .where(
+            Event.type == "sent",
+            Event.occurred_at >= period.start,
+            Event.occurred_at < period.end,
+            Event.meta.is_not(None),
+        )
+        .order_by(Event.occurred_at.desc(), Event.id.desc())
+    )
+    found: list[UnmanagedSend] = []
+    by_reason: dict[str, int] = defaultdict(int)
+    refused = 0
+    for event_id, lead_id, occurred_at, meta in rows:
+        if not meta or not meta.get(UNMANAGED_KEY):
+            continue
+        gate = meta.get(GATE_KEY) or {}
+        allowed = gate.get("allowed")
+        reasons = tuple(str(code) for code in gate.get("reasons") or ())
+        if allowed is False:
+            refused += 1
+            for code in dict.fromkeys(reasons):
+                by_reason[code] += 1
+        found.append(UnmanagedSend(event_id, lead_id, occurred_at, allowed, reasons))
+    return UnmanagedSummary(
+        sends=len(found),
+        would_refuse=refused,
+        reasons=tuple(
+            ReasonCount(code, count)
+            for code, count in sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))
+        ),
+        latest=tuple(found[:listed]),
     )

@@ -32,6 +32,13 @@ from optimizer.store.models import (
 from optimizer.timebounds import check_time, clamp_opt_out_time, require_aware
 from optimizer.vocabulary import EVENT_TYPES, NOT_OUTCOME_INTENTS, OUTCOME_METRICS
 
+# Events that carry the lead's own words (classified for opt-out and reply intent).
+LEAD_TEXT_TYPES = ("inbound", "reply", "call", "webchat")
+# meta flag of a ``sent`` event with no confirmed allowed decision: a send made around the gate.
+UNMANAGED_KEY = "unmanaged"
+# meta of an unmanaged send: the gate's verdict on it as of its time (allowed, reason codes).
+GATE_KEY = "gate"
+
 
 @dataclass(frozen=True)
 class EventInput:
@@ -309,6 +316,55 @@ def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int | N
     return ids
 
 
+def _unmanaged_sends(session: Session, events: Sequence[EventInput]) -> set[str]:
+    """Keys of the ``sent`` events that name no decision, or one not confirmed as allowed:
+    sends the gate did not clear (stored flagged, and judged by the health report)."""
+    sent = [e for e in events if e.type == "sent"]
+    named = sorted({e.decision_id for e in sent if e.decision_id})
+    cleared: set[str] = set()
+    for start in range(0, len(named), 5000):
+        chunk = named[start : start + 5000]
+        cleared.update(
+            str(decision_id)
+            for decision_id in session.scalars(
+                select(DecisionConfirmation.decision_id).where(
+                    DecisionConfirmation.decision_id.in_(chunk),
+                    DecisionConfirmation.allowed.is_(True),
+                )
+            )
+        )
+    return {e.idempotency_key for e in sent if not e.decision_id or e.decision_id not in cleared}
+
+
+def _gate_as_of(
+    session: Session, *, lead: Lead, event: EventInput, settings: Settings
+) -> dict[str, Any]:
+    """What the gate would have said of a send made around it: the lead's context as of the
+    send's time (the send itself not yet stored), its text as the message."""
+    from optimizer.compliance import evaluate
+    from optimizer.compliance.store_context import build_context
+
+    at = event.occurred_at.astimezone(dt.UTC)
+    try:
+        context = build_context(
+            session,
+            lead=lead,
+            message=event.text or "",
+            send_at=at,
+            now=at,
+            settings=settings,
+            marketing=event.marketing if event.marketing is not None else True,
+        )
+    except Exception as exc:  # judged as refused (the gate fails closed), never a failed post
+        return {"allowed": False, "reasons": [f"gate.error.context.{type(exc).__name__}"]}
+    verdict = evaluate(context, next_allowed=False)
+    return {
+        "allowed": verdict.allowed,
+        "reasons": list(verdict.codes),
+        "rules_version": verdict.rules_version,
+    }
+
+
 def _check_decisions(session: Session, events: Sequence[EventInput]) -> None:
     """An outcome names a decision only of its own lead: else it could move another lead's arm."""
     named = sorted({e.decision_id for e in events if e.decision_id})
@@ -370,7 +426,7 @@ def ingest_events(
     Each event's actions (the opt-out confirmation, the HELP text) are stored with it, so a
     replay of the same key answers the same actions again.
     """
-    from optimizer.compliance import classify_inbound
+    from optimizer.compliance.intent import classify_reply
     from optimizer.compliance.store_context import opt_out_confirmation
 
     if (now is None) == (clock is None):
@@ -390,13 +446,18 @@ def ingest_events(
             f"lead_id {missing[0]} does not exist (a known lead id expected)", field="lead_id"
         )
     _check_decisions(session, events)
+    # The lead's own words on any channel (a text, an RCS or web chat message, an email reply,
+    # a call's transcript or notes) are classified: an opt-out there suppresses the number too.
     intents: list[tuple[str | None, str | None]] = []
+    replies: list[dict[str, Any]] = []
     for event in events:
-        if event.type in ("inbound", "reply") and event.text:
-            classification = classify_inbound(event.text)
-            intents.append((classification.intent, classification.rule))
+        if event.type in LEAD_TEXT_TYPES and event.text:
+            reply = classify_reply(event.text)
+            intents.append((reply.compliance, reply.rule))
+            replies.append(reply.meta())
         else:
             intents.append((None, None))
+            replies.append({})
     lock_numbers(
         session,
         [
@@ -417,7 +478,8 @@ def ingest_events(
     replayed: list[tuple[str, Lead]] = []
     fresh: list[tuple[dict[str, Any], str | None]] = []
     confirmed_now: set[str] = set()
-    for event, (intent, rule) in zip(events, intents, strict=True):
+    unmanaged = _unmanaged_sends(session, events)
+    for event, (intent, rule), reply_meta in zip(events, intents, replies, strict=True):
         lead = leads[event.lead_id]
         if event.idempotency_key in seen:
             replayed.append((event.idempotency_key, lead))
@@ -428,6 +490,7 @@ def ingest_events(
             meta["intent"] = intent
             if rule:
                 meta["rule"] = rule
+            meta.update(reply_meta)
         if intent == "opt_out":
             occurred_at = clamp_opt_out_time(
                 event.occurred_at, field="occurred_at", settings=settings, now=current
@@ -438,6 +501,9 @@ def ingest_events(
             occurred_at = check_time(
                 event.occurred_at, field="occurred_at", settings=settings, now=current
             )
+        if event.idempotency_key in unmanaged:
+            meta[UNMANAGED_KEY] = True
+            meta[GATE_KEY] = _gate_as_of(session, lead=lead, event=event, settings=settings)
         actions: list[Action] = []
         if intent == "opt_out" and lead.phone_e164 not in confirmed_now:
             if not is_suppressed(session, lead.phone_e164):

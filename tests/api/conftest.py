@@ -18,6 +18,7 @@ from api.app import create_app
 from optimizer.service.keys import create_key
 from optimizer.settings import Settings
 from optimizer.store.db import make_engine, session_factory, transaction, upgrade
+from tests.dnc_copies import import_test_registry
 
 
 def free_port() -> int:
@@ -40,9 +41,13 @@ class LiveServer:
         )
 
 
-def make_keys(settings: Settings) -> dict[str, str]:
+def make_keys(settings: Settings, *, dnc_registry: bool = True) -> dict[str, str]:
+    """A key per scope; the store gets the test DNC registry copies unless ``dnc_registry``
+    is False (then the gate denies with ``dnc.registry_missing``)."""
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
+    if dnc_registry:
+        import_test_registry(engine)
     keys = {}
     with transaction(session_factory(engine)) as session:
         for scope in ("admin", "decide", "ingest", "read"):
@@ -75,9 +80,9 @@ def live_server(live_settings: Settings) -> Iterator[LiveServer]:
     yield from serve(live_settings)
 
 
-def serve(live_settings: Settings) -> Iterator[LiveServer]:
+def serve(live_settings: Settings, *, dnc_registry: bool = True) -> Iterator[LiveServer]:
     """The app on a real socket for the duration of the generator."""
-    keys = make_keys(live_settings)
+    keys = make_keys(live_settings, dnc_registry=dnc_registry)
     port = free_port()
     config = uvicorn.Config(
         create_app(live_settings), host="127.0.0.1", port=port, log_level="warning"

@@ -184,8 +184,8 @@ def test_context_from_store_and_opt_out_round_trip(any_engine: Engine) -> None:
         assert evaluate(context).allowed
 
 
-def test_dnc_and_banned_dates_from_store(sessions: sessionmaker[Session]) -> None:
-    with transaction(sessions) as session:
+def test_dnc_and_banned_dates_from_store(bare_sessions: sessionmaker[Session]) -> None:
+    with transaction(bare_sessions) as session:
         lead = _lead(session, 1, phone="+15045550142")  # Louisiana
         _grant(session, lead, NOW - dt.timedelta(days=30))
         parsed = parse_dnc_text("+15045550142\n(212) 555-0142\nnot a number\n")

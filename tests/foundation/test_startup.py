@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from optimizer.models.mlflow_store import ensure_store, forget
+from optimizer.store.db import make_engine
+from tests.dnc_copies import import_test_registry
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,6 +89,10 @@ def test_two_servers_started_at_once_on_a_fresh_store(tmp_path: Path) -> None:
             check=True,
         )
         key = created.stdout.strip().splitlines()[0]
+        # The operator's DNC registry copies (without one the gate denies every send).
+        registry_store = make_engine(f"sqlite:///{(var_dir / 'optimizer.db').as_posix()}")
+        import_test_registry(registry_store)
+        registry_store.dispose()
         now = dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC)  # a Tuesday, 10:00 in New York
         for i, port in enumerate(ports):
             with httpx.Client(
