@@ -31,28 +31,66 @@ def _requirements() -> list[Requirement]:
     return [Requirement(d) for d in deps]
 
 
-def _imported_top_modules() -> set[str]:
-    found: set[str] = set()
+def _imports() -> dict[str, bool]:
+    """Each third-party top module the product imports, and whether some import of it runs when
+    its module loads (at module level) rather than only inside a function."""
+    found: dict[str, bool] = {}
+
+    def note(name: str, eager: bool) -> None:
+        top = name.split(".")[0]
+        found[top] = found.get(top, False) or eager
+
     for package in PRODUCT:
         for path in (ROOT / package).rglob("*.py"):
             tree = ast.parse(path.read_text(), filename=str(path))
+            lazy = {
+                id(inner)
+                for node in ast.walk(tree)
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                for inner in ast.walk(node)
+            }
             for node in ast.walk(tree):
                 if isinstance(node, ast.Import):
-                    found.update(alias.name.split(".")[0] for alias in node.names)
+                    for alias in node.names:
+                        note(alias.name, id(node) not in lazy)
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    found.add(node.module.split(".")[0])
-    return found - OURS - set(sys.stdlib_module_names) - {"__future__"}
+                    note(node.module, id(node) not in lazy)
+    skip = OURS | set(sys.stdlib_module_names) | {"__future__"}
+    return {module: eager for module, eager in found.items() if module not in skip}
+
+
+def _imported_top_modules() -> set[str]:
+    return set(_imports())
 
 
 def test_every_third_party_import_of_the_product_is_a_declared_dependency() -> None:
-    runtime = {canonicalize_name(Requirement(d).name) for d in _project()["dependencies"]}  # type: ignore[attr-defined]
+    """Declared at run time, or — for an optional engine such as Dask — in an extra and
+    imported only inside the functions that need it (the product loads without it)."""
+    project = _project()
+    runtime = {canonicalize_name(Requirement(d).name) for d in project["dependencies"]}  # type: ignore[attr-defined]
+    optional = {
+        canonicalize_name(Requirement(d).name)
+        for group in project["optional-dependencies"].values()  # type: ignore[attr-defined]
+        for d in group
+    }
     distributions = packages_distributions()
     undeclared = {}
-    for module in sorted(_imported_top_modules()):
+    eager_optional = {}
+    for module, eager in sorted(_imports().items()):
         names = {canonicalize_name(n) for n in distributions.get(module, [module])}
-        if not names & runtime:
+        if names & runtime:
+            continue
+        if names & optional and not eager:
+            continue
+        if names & optional:
+            eager_optional[module] = sorted(names)
+        else:
             undeclared[module] = sorted(names)
     assert not undeclared, f"imported but not in [project] dependencies: {undeclared}"
+    assert not eager_optional, (
+        f"optional dependencies imported at module level (the product would need them): "
+        f"{eager_optional}"
+    )
 
 
 def test_every_dependency_has_a_floor_and_an_upper_bound() -> None:
