@@ -113,13 +113,16 @@ class PgServer:
         )
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def create_database(self, name: str) -> str:
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """A new database ``name`` (empty, or a copy of database ``template``: no session may
+        be connected to that one meanwhile); its URL."""
         import psycopg
 
+        clause = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(
             f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
         ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{clause}')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
 
