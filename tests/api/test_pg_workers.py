@@ -1,6 +1,6 @@
 """`optimizer serve --workers 2` on PostgreSQL, driven through both workers: the opt-out race,
-one idempotency key posted to both workers at once, and concurrent updates of one experiment's
-arm statistics.
+one idempotency key posted to both workers at once, concurrent updates of one experiment's arm
+statistics, and a SIGHUP that replaces both workers while requests keep being answered.
 
 One server for the module (a simulation, legal policy, as the reliability scenarios run it),
 on a database of the session's throw-away PostgreSQL server. That a scenario reached both
@@ -13,6 +13,9 @@ import datetime as dt
 import json
 import os
 import random
+import signal
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -209,3 +212,71 @@ def test_concurrent_rewards_through_both_workers_update_the_arms_exactly(
         results = reader.get(f"/v1/experiments/{experiment_id}/results").json()
     arms = {v["variant_id"]: (v["sends"], v["successes"]) for v in results["variants"]}
     assert arms == {variant: (n, n) for variant, n in sends.items()}
+
+
+def _started_workers(log: Path) -> list[int]:
+    """Pids of the workers that finished starting, in the order they did."""
+    pids = []
+    for line in log.read_text().splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("event") == "Application startup complete.":
+                pids.append(int(entry["pid"]))
+    return pids
+
+
+def test_sighup_replaces_both_workers_while_every_request_is_answered(
+    server: ServerProcess,
+) -> None:
+    """How a new champion is rolled out (docs/deploy.md): SIGHUP to `optimizer serve` starts a
+    new worker, waits until it is ready, then stops an old one, one at a time. Last in the
+    module: the server's workers are new afterwards."""
+    assert server.process is not None
+    old = set(_started_workers(server.log_path))
+    assert len(old) == 2
+    statuses: list[int | str] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            try:
+                answer = httpx.get(
+                    f"{server.base_url}/v1/models",
+                    headers={"Authorization": f"Bearer {server.keys['read']}"},
+                    timeout=60,
+                )
+                statuses.append(answer.status_code)
+            except httpx.HTTPError as exc:
+                statuses.append(type(exc).__name__)
+            time.sleep(0.05)
+
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    os.kill(server.process.pid, signal.SIGHUP)  # the supervisor only, not its workers
+    deadline = time.monotonic() + 300
+    new: set[int] = set()
+    while time.monotonic() < deadline and len(new) < 2:
+        time.sleep(0.5)
+        new = set(_started_workers(server.log_path)) - old
+        assert "aborting the restart" not in server.log_path.read_text()
+    time.sleep(1)
+    stop.set()
+    for asker in askers:
+        asker.join()
+    assert len(new) == 2, "the workers were not replaced"
+    assert statuses and set(statuses) == {200}, Counter(statuses)
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        answers = list(
+            pool.map(
+                lambda _: httpx.get(
+                    f"{server.base_url}/v1/models",
+                    headers={"Authorization": f"Bearer {server.keys['read']}"},
+                    timeout=60,
+                ),
+                range(32),
+            )
+        )
+    assert {a.status_code for a in answers} == {200}
+    request_ids = {a.headers["x-request-id"] for a in answers}
+    assert worker_pids(server.log_path, request_ids) <= new  # the old workers are gone
