@@ -82,7 +82,8 @@ def make_engine(
     ``pool_size`` and ``max_overflow``: the connections the engine keeps open and how many more
     it may open at a peak (the server passes :meth:`Settings.resolved_pool
     <optimizer.settings.Settings.resolved_pool>`); unset, 20 and 30 on SQLite and SQLAlchemy's
-    5 and 10 on PostgreSQL. A negative size is refused with :class:`StoreError`.
+    5 and 10 on PostgreSQL. A pool size below 1 or a negative overflow is refused with
+    :class:`StoreError`.
 
     ``immediate`` (SQLite): transactions take the write lock when they begin, so a unit of work
     that reads and then writes waits its turn instead of failing; use it for short writing
