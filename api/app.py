@@ -108,10 +108,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # brings a cold database connection.
         anyio.to_thread.current_default_thread_limiter().total_tokens = resolved.server_threads
         url = resolved.resolved_database_url()
+        pool_size, max_overflow = resolved.resolved_pool()
         # SQLite: commits never checkpoint the write-ahead log; a background task does.
-        engine = make_engine(url, autocheckpoint=False)
+        engine = make_engine(
+            url, autocheckpoint=False, pool_size=pool_size, max_overflow=max_overflow
+        )
         _before, revision = upgrade(engine)
-        write_engine = make_engine(url, immediate=True, autocheckpoint=False)
+        # SQLite: writing units of work take the write lock when they begin, on an engine of
+        # their own. PostgreSQL has no such mode: one engine, so that its pool is the process's
+        # connections (resolved_pool).
+        write_engine = (
+            make_engine(
+                url,
+                immediate=True,
+                autocheckpoint=False,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+            )
+            if engine.dialect.name == "sqlite"
+            else engine
+        )
         app.state.optimizer = AppState(
             settings=resolved,
             engine=engine,
@@ -120,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             write_engine=write_engine,
             write_sessions_factory=session_factory(write_engine),
             keys=VerifiedKeyCache(resolved.key_cache_seconds),
-            decision_limiter=anyio.CapacityLimiter(resolved.decision_threads),
+            decision_limiter=anyio.CapacityLimiter(resolved.resolved_decision_threads()),
         )
         try:
             # Load the champions now, so the first decision does not pay for it; a model that

@@ -17,6 +17,18 @@ rate, the decision log's size and the WAL's size after it. The last line is one 
 
     .venv/bin/python -m experiments.bench_api --store-dir var/demo --rounds 3 --duration 10 \
         --reference
+
+With ``--database`` (``sqlite``, ``postgresql`` or both) and ``--workers`` (e.g. ``1 2``), the
+capacity table instead: for each database a store with the same simulated history and models
+(PostgreSQL: a throw-away server from Debian's binaries, as the tests start, but with fsync on
+and ``synchronous_commit=off``, the durability of SQLite's WAL with ``synchronous=NORMAL``),
+then for each number of workers the open-loop rate stepped up (``--duration`` s per level)
+until p99 passes 100 ms, an error occurs or the achieved rate falls below 95 % of the offered
+one; the row gives the highest rate that held, its p50 and p99, and the CPU the server (all
+its processes) and the database server spent per decision at that rate.
+
+    .venv/bin/python -m experiments.bench_api --database sqlite postgresql --workers 1 2 \
+        --duration 20
 """
 
 from __future__ import annotations
@@ -30,7 +42,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -44,6 +57,7 @@ from optimizer.service.leads import ConsentInput, LeadInput, add_consent, upsert
 from optimizer.settings import Settings
 from optimizer.store.db import make_engine, session_factory, transaction
 from optimizer.store.models import Decision, Event, Experiment
+from tests import pg_server
 
 # Tuesday 6 Oct 2026 17:00 UTC: 13:00 in New York, 10:00 in Los Angeles.
 AS_OF = dt.datetime(2026, 10, 6, 17, 0, tzinfo=dt.UTC)
@@ -105,14 +119,23 @@ def sweep(
     rates: tuple[int, ...],
     duration_s: float,
     label: str,
+    cpu: Sequence[tuple[str, Callable[[], float]]] = (),
 ) -> tuple[list[dict[str, object]], int | None]:
-    """Raise the open-loop rate until p99 passes 100 ms; return the levels and the last good rate."""
+    """Raise the open-loop rate until p99 passes 100 ms (or an error, or less than 95 % of the
+    rate achieved); return the levels and the last good rate. ``cpu``: (name, CPU seconds so
+    far) of processes whose CPU per answered request each level reports as ``{name}_cpu_ms``."""
     levels: list[dict[str, object]] = []
     sustained = None
     for rate in rates:
+        before = [read() for _name, read in cpu]
         result = run_open_loop(base_url, headers, make_request, rate=rate, duration_s=duration_s)
-        print(f"{label}:", result.line(), flush=True)
-        levels.append(result.__dict__)
+        spent = {
+            f"{name}_cpu_ms": 1000 * (read() - start) / max(result.ok, 1)
+            for (name, read), start in zip(cpu, before, strict=True)
+        }
+        shown = "".join(f"  {name} {value:.2f}" for name, value in spent.items())
+        print(f"{label}:", result.line() + shown, flush=True)
+        levels.append({**result.__dict__, **spent})
         if result.p99_ms <= 100 and result.errors == 0 and result.achieved_rate >= 0.95 * rate:
             sustained = rate
         else:
@@ -155,6 +178,209 @@ def _cpu_seconds(pid: int) -> float:
     per request from time spent waiting for a core the machine's other processes hold."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time so far of a process and all its descendants (the workers of ``optimizer
+    serve``, the backends of a PostgreSQL server); a process that ended meanwhile counts 0."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += _cpu_seconds(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def _wait_idle(pid: int, *, timeout_s: float = 180.0) -> None:
+    """Wait until a process tree spends under 5 % of a core over a second (its workers have
+    started), or ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    before = _tree_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = _tree_cpu_seconds(pid)
+        if now - before < 0.05:
+            return
+        before = now
+
+
+CAPACITY_RATES = (20, 40, 60, 80, 100, 120, 150, 180, 220, 260, 300, 350, 400, 500)
+
+
+def _capacity_store(
+    database: str, args: argparse.Namespace, pg: pg_server.PgServer | None
+) -> Settings:
+    """A store on ``database`` with the simulated history, trained models and a lead pool."""
+    var_dir = args.var_dir / database
+    settings = demo_settings(var_dir)
+    if pg is not None:
+        url = pg.create_database(f"bench_{os.getpid()}")
+        settings = settings.model_copy(update={"database_url": url})
+    options = DemoOptions(var_dir=var_dir, leads=1, days=1, history_leads=args.history_leads)
+    prepare_store(options, settings, lambda line: print(f"{database}: {line}", flush=True))
+    return settings
+
+
+def _bench_experiment(client: httpx.Client) -> int:
+    made = client.post(
+        "/v1/experiments",
+        json={
+            "name": "bench",
+            "metric": "reply",
+            "policy": "thompson",
+            "variants": [{"name": n, "template": t} for n, t in DEMO_VARIANTS],
+        },
+    )
+    assert made.status_code == 201, made.text[:300]
+    return int(made.json()["id"])
+
+
+def _capacity_row(
+    settings: Settings,
+    *,
+    database: str,
+    workers: int,
+    pool: list[int],
+    headers: dict[str, str],
+    experiment: int | None,
+    db_pid: int | None,
+    duration_s: float,
+) -> tuple[dict[str, object], int]:
+    """One (database, workers) row of the capacity table, and the experiment it decided for
+    (made on the first run, kept in the store for the next)."""
+    server = Server(settings, 0, workers=workers)
+    server.start()
+    try:
+        assert server.process is not None
+        server_pid = server.process.pid
+        # Ready means one worker answered: wait for the others to finish starting (their
+        # imports and model loading would otherwise share the cores with the first level).
+        _wait_idle(server_pid)
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
+            if experiment is None:
+                experiment = _bench_experiment(client)
+        chosen = experiment
+
+        def warm(lead_id: int) -> None:  # a connection of its own: any worker may take it
+            httpx.post(
+                f"{server.base_url}/v1/next-best-action",
+                json={"lead_id": lead_id, "experiment_id": chosen, "as_of": AS_OF.isoformat()},
+                headers=headers,
+                timeout=60,
+            )
+
+        with ThreadPoolExecutor(max_workers=8) as warmers:  # every worker's first decisions
+            list(warmers.map(warm, pool[: 40 * workers]))
+
+        def nba(i: int) -> Request:
+            body = {
+                "lead_id": pool[i % len(pool)],
+                "experiment_id": chosen,
+                "as_of": AS_OF.isoformat(),
+            }
+            return ("POST", "/v1/next-best-action", body)
+
+        cpu: list[tuple[str, Callable[[], float]]] = [
+            ("server", lambda: _tree_cpu_seconds(server_pid))
+        ]
+        if db_pid is not None:
+            cpu.append(("db", lambda: _tree_cpu_seconds(db_pid)))
+        label = f"{database}, {workers} worker{'s' if workers > 1 else ''}"
+        levels, sustained = sweep(
+            server.base_url, headers, nba, CAPACITY_RATES, duration_s, label, cpu
+        )
+    finally:
+        server.stop()
+    # The sweep stops at the first level that failed: the last one, unless every level held.
+    failed = levels[-1] if levels and levels[-1]["rate"] != sustained else None
+    # What the server resolved from this environment (OPTIMIZER_DECISION_THREADS and the pool
+    # settings, if set, else the database's defaults).
+    resolved = Settings(database_url=settings.resolved_database_url())
+    row: dict[str, object] = {
+        "database": database,
+        "workers": workers,
+        "decision_threads": resolved.resolved_decision_threads(),
+        "pool": resolved.resolved_pool(),
+        "sustained_per_s": sustained,
+        "at_sustained": next((lv for lv in levels if lv["rate"] == sustained), None),
+        "first_failed": failed,
+        "levels": levels,
+    }
+    return row, experiment
+
+
+def capacity(args: argparse.Namespace) -> None:
+    """The decisions/s each (database, workers) sustains at p99 <= 100 ms, in one table."""
+    pg: pg_server.PgServer | None = None
+    rows: list[dict[str, object]] = []
+    try:
+        for database in dict.fromkeys(args.database):  # each once, in the order given
+            if database == "postgresql":
+                pg = pg_server.start_server(durable=True)
+            settings = _capacity_store(database, args, pg if database == "postgresql" else None)
+            url = settings.resolved_database_url()
+            pool = add_pool(url, 2000, seed=1, prefix="pool", brand=settings.brand_name)
+            headers = {"Authorization": f"Bearer {_keys(settings)['admin']}"}
+            experiment: int | None = None
+            for workers in args.workers:
+                row, experiment = _capacity_row(
+                    settings,
+                    database=database,
+                    workers=workers,
+                    pool=pool,
+                    headers=headers,
+                    experiment=experiment,
+                    db_pid=pg.postmaster_pid()
+                    if pg is not None and database == "postgresql"
+                    else None,
+                    duration_s=args.duration,
+                )
+                rows.append(row)
+    finally:
+        if pg is not None:
+            pg.stop()
+    print(capacity_table(rows, args.duration), flush=True)
+    print(json.dumps({"duration_s": args.duration, "rows": rows}, default=str))
+
+
+def capacity_table(rows: list[dict[str, object]], duration_s: float) -> str:
+    """The capacity rows as one plain-text table."""
+    head = (
+        f"decisions/s held at p99 <= 100 ms ({duration_s:g} s per level, open loop, "
+        "next-best-action with a 3-variant experiment)"
+    )
+    columns = (
+        f"{'database':<11} {'workers':>7} {'threads':>7} {'held/s':>7} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'srv CPU':>8} {'db CPU':>7}  first level that failed"
+    )
+    lines = [head, columns, "-" * len(columns)]
+    for row in rows:
+        held = row["at_sustained"] if isinstance(row["at_sustained"], dict) else {}
+        failed = row["first_failed"] if isinstance(row["first_failed"], dict) else None
+
+        def number(value: object, width: int) -> str:
+            return f"{value:>{width}.1f}" if isinstance(value, float) else f"{'-':>{width}}"
+
+        why = "none (the highest level held)"
+        if failed is not None:
+            why = (
+                f"{failed['rate']}/s: p99 {failed['p99_ms']:.1f} ms, errors {failed['errors']}, "
+                f"achieved {failed['achieved_rate']:.1f}/s"
+            )
+        sustained = row["sustained_per_s"]
+        lines.append(
+            f"{row['database']:<11} {row['workers']:>7} {row['decision_threads']:>7} "
+            f"{sustained if sustained is not None else '-':>7} {number(held.get('p50_ms'), 7)} "
+            f"{number(held.get('p99_ms'), 7)} {number(held.get('server_cpu_ms'), 8)} "
+            f"{number(held.get('db_cpu_ms'), 7)}  {why}"
+        )
+    lines.append("CPU columns: ms of CPU per answered decision at the held rate")
+    return "\n".join(lines)
 
 
 def _store_sizes(settings: Settings) -> dict[str, int]:
@@ -301,9 +527,28 @@ def main() -> None:
     parser.add_argument(
         "--reference", action="store_true", help="also measure a bare FastAPI endpoint first"
     )
+    parser.add_argument(
+        "--database",
+        nargs="+",
+        choices=("sqlite", "postgresql"),
+        default=None,
+        help="the capacity table on these stores (see the module docstring)",
+    )
+    parser.add_argument(
+        "--workers",
+        nargs="+",
+        type=int,
+        default=[1, 2],
+        help="numbers of server workers of the capacity table (--database)",
+    )
     args = parser.parse_args()
     if args.store_dir is not None:
         store_rounds(args)
+        return
+    if args.database is not None:
+        if any(w < 1 for w in args.workers):
+            parser.error(f"--workers {args.workers}: each must be 1 or more")
+        capacity(args)
         return
     options = DemoOptions(var_dir=args.var_dir, leads=1, days=1, history_leads=args.history_leads)
     settings = demo_settings(args.var_dir)

@@ -19,6 +19,13 @@ from optimizer.errors import InvalidInput
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+# PostgreSQL defaults (see Settings.resolved_decision_threads and resolved_pool): decision
+# threads, and connections beyond the threads that may hold one at once (start-up, a model
+# reload, the odd nested unit of work).
+POSTGRESQL_DECISION_THREADS = 2
+POOL_OVERFLOW = 4
+
+
 def _default_var_dir() -> Path:
     return Path.cwd() / "var"
 
@@ -70,10 +77,19 @@ class Settings(BaseSettings):
     # API: a verified key is trusted this long before the store is asked again (a key revoked
     # in the store stops working within this time; 0 asks the store on every request).
     key_cache_seconds: float = Field(default=5.0, ge=0)
-    # Request handlers running at once in one server process (the rest wait their turn), and,
-    # of those, single-lead decisions (CPU-bound: one thread gives the most per second).
+    # Request handlers running at once in one server process (the rest wait their turn), and
+    # the threads single-lead decisions run on besides them. Unset, decision threads are 1 on
+    # SQLite (a decision is CPU-bound there: one thread gives the most per second) and 2 on
+    # PostgreSQL (a decision waits for the server's round trips: a second one computes
+    # meanwhile); see :meth:`resolved_decision_threads`.
     server_threads: int = Field(default=8, ge=1, le=256)
-    decision_threads: int = Field(default=1, ge=1, le=64)
+    decision_threads: int | None = Field(default=None, ge=1, le=64)
+    # Connections the server's store engine keeps open (per process), and how many more it may
+    # open at a peak. Unset: on PostgreSQL, one per thread that may hold one at once
+    # (server_threads + decision threads) plus POOL_OVERFLOW; on SQLite the store's own sizes
+    # (20 and 30). See :meth:`resolved_pool`.
+    pool_size: int | None = Field(default=None, ge=1, le=1000)
+    pool_max_overflow: int | None = Field(default=None, ge=0, le=1000)
     # How long a thread may hold the interpreter lock while another waits for it (5 ms is
     # Python's default): a response that is ready waits at most this long for a decision
     # running on another thread.
@@ -107,6 +123,35 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'optimizer.db').as_posix()}"
+
+    def is_postgresql(self) -> bool:
+        """Whether the store is PostgreSQL: the URL's scheme is ``postgresql`` or
+        ``postgresql+driver`` (read as SQLAlchemy reads it, without importing it here: the pure
+        modules import the settings; a malformed URL is refused when the store is opened)."""
+        scheme, found, _rest = self.resolved_database_url().partition("://")
+        return bool(found) and scheme.partition("+")[0] == "postgresql"
+
+    def resolved_decision_threads(self) -> int:
+        """``decision_threads`` if set, else 2 on PostgreSQL and 1 on SQLite."""
+        if self.decision_threads is not None:
+            return self.decision_threads
+        return POSTGRESQL_DECISION_THREADS if self.is_postgresql() else 1
+
+    def resolved_pool(self) -> tuple[int | None, int | None]:
+        """(pool size, max overflow) of the server's store engine: ``pool_size`` and
+        ``pool_max_overflow`` if set; else on PostgreSQL ``server_threads`` + decision threads
+        and ``POOL_OVERFLOW``, on SQLite None (the store's own sizes,
+        :func:`optimizer.store.db.make_engine`)."""
+        size: int | None = None
+        overflow: int | None = None
+        if self.is_postgresql():
+            size = self.server_threads + self.resolved_decision_threads()
+            overflow = POOL_OVERFLOW
+        if self.pool_size is not None:
+            size = self.pool_size
+        if self.pool_max_overflow is not None:
+            overflow = self.pool_max_overflow
+        return size, overflow
 
     def resolved_mlflow_uri(self) -> str:
         if self.mlflow_tracking_uri:

@@ -52,6 +52,9 @@ class PgServer:
     root: Path
     port: int
     run_as: str | None
+    # False (tests): fsync off. True (benchmarks): fsync on, commits not waiting for it
+    # (synchronous_commit=off), as SQLite's WAL with synchronous=NORMAL does.
+    durable: bool = False
 
     @property
     def url(self) -> str:
@@ -79,7 +82,8 @@ class PgServer:
             check=True,
             capture_output=True,
         )
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c track_commit_timestamp=on"
+        sync = "-c synchronous_commit=off" if self.durable else "-c fsync=off"
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 {sync} -c track_commit_timestamp=on"
         subprocess.run(
             self._cmd(
                 str(self.bin_dir / "pg_ctl"),
@@ -98,6 +102,10 @@ class PgServer:
             capture_output=True,
         )
 
+    def postmaster_pid(self) -> int:
+        """The server's main process (its backends are its children)."""
+        return int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         subprocess.run(
             self._cmd(
@@ -113,17 +121,20 @@ class PgServer:
         )
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def create_database(self, name: str) -> str:
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """A new database ``name`` (empty, or a copy of database ``template``: no session may
+        be connected to that one meanwhile); its URL."""
         import psycopg
 
+        clause = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(
             f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
         ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{clause}')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
 
-def start_server() -> PgServer:
+def start_server(*, durable: bool = False) -> PgServer:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise FileNotFoundError(INSTALL_HINT)
@@ -133,7 +144,7 @@ def start_server() -> PgServer:
         run_as = "postgres"
         user = pwd.getpwnam(run_as)
         os.chown(root, user.pw_uid, user.pw_gid)
-    server = PgServer(bin_dir=bin_dir, root=root, port=_free_port(), run_as=run_as)
+    server = PgServer(bin_dir=bin_dir, root=root, port=_free_port(), run_as=run_as, durable=durable)
     server.start()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

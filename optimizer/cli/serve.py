@@ -15,6 +15,7 @@ from optimizer.store.db import make_engine, upgrade
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+WORKER_START_TIMEOUT_S = 120
 
 
 def prepare_multiprocess_dir(var_dir: Path) -> Path:
@@ -44,6 +45,14 @@ def serve(
     workers: int = typer.Option(1, min=1, max=64, help="Number of uvicorn worker processes."),
     log_level: str = typer.Option(
         "info", help=f"Log level ({', '.join(LOG_LEVELS)}); 'info' logs one line per request."
+    ),
+    worker_start_timeout: int = typer.Option(
+        WORKER_START_TIMEOUT_S,
+        min=5,
+        max=3600,
+        help="Seconds a new worker may take to start (--workers > 1): SIGHUP replaces the "
+        "workers one at a time and keeps an old one whose replacement is not ready in this "
+        "time; also how long a worker may leave the supervisor's health check unanswered.",
     ),
 ) -> None:
     """Serve the API (OpenAPI docs at /docs); runs 'db upgrade' (the store and the MLflow
@@ -83,4 +92,7 @@ def serve(
         # one line per request itself, so uvicorn's access log is off.
         log_config=logging_config(resolved.log_format, log_level),
         access_log=False,
+        # uvicorn's default (5 s) is shorter than a worker's start (imports, models, the
+        # gate's caches): every SIGHUP restart would be aborted, keeping the old champions.
+        timeout_worker_healthcheck=worker_start_timeout,
     )

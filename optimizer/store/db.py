@@ -69,9 +69,21 @@ def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(
-    url: str, *, create_dirs: bool = True, immediate: bool = False, autocheckpoint: bool = True
+    url: str,
+    *,
+    create_dirs: bool = True,
+    immediate: bool = False,
+    autocheckpoint: bool = True,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
 ) -> Engine:
     """Create an engine for ``url``; malformed URLs raise :class:`StoreError` naming the URL.
+
+    ``pool_size`` and ``max_overflow``: the connections the engine keeps open and how many more
+    it may open at a peak (the server passes :meth:`Settings.resolved_pool
+    <optimizer.settings.Settings.resolved_pool>`); unset, 20 and 30 on SQLite and SQLAlchemy's
+    5 and 10 on PostgreSQL. A pool size below 1 or a negative overflow is refused with
+    :class:`StoreError`.
 
     ``immediate`` (SQLite): transactions take the write lock when they begin, so a unit of work
     that reads and then writes waits its turn instead of failing; use it for short writing
@@ -95,6 +107,9 @@ def make_engine(
         raise StoreError(
             f"database URL {url!r}: backend {backend!r} (sqlite or postgresql expected)"
         )
+    for name, value, least in (("pool_size", pool_size, 1), ("max_overflow", max_overflow, 0)):
+        if value is not None and value < least:
+            raise StoreError(f"{name}={value}: expected an integer >= {least}")
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
         database = parsed.database or ""
@@ -110,6 +125,10 @@ def make_engine(
             parsed = parsed.set(drivername="postgresql+psycopg")
         kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 5}
+    if pool_size is not None:
+        kwargs["pool_size"] = pool_size
+    if max_overflow is not None:
+        kwargs["max_overflow"] = max_overflow
     try:
         engine = create_engine(parsed, **kwargs)
     except (ArgumentError, ImportError) as exc:

@@ -22,10 +22,11 @@ TUESDAY_AFTERNOON_NY = dt.datetime(2026, 11, 17, 19, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def real_clock_settings(tmp_path: Path, shared_mlflow_uri: str) -> Settings:
+def real_clock_settings(tmp_path: Path, shared_mlflow_uri: str, live_database: str) -> Settings:
     """The server's own clock (no simulation): as_of refused, times checked against it."""
     return Settings(
         var_dir=tmp_path / "var",
+        database_url=live_database,
         mlflow_tracking_uri=shared_mlflow_uri,
         simulation=False,
         brand_name="Acme Dental",
