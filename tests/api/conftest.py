@@ -36,6 +36,7 @@ STORES = ("sqlite", "postgresql")
 # (method, route template) answered by the test servers, per store; see test_route_coverage.
 ANSWERED: dict[str, set[tuple[str, str]]] = {store: set() for store in STORES}
 _databases = itertools.count()
+_TEMPLATES: set[str] = set()
 
 
 def free_port() -> int:
@@ -84,11 +85,15 @@ def shared_mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def pg_api_template(pg_server_instance: PgServer) -> str:
-    """A PostgreSQL database at the newest schema, made once: each test's database copies it."""
-    name = f"api_template_{os.getpid()}"
-    engine = make_engine(pg_server_instance.create_database(name))
-    upgrade(engine)
-    engine.dispose()  # no session may be connected to a template while it is copied
+    """A PostgreSQL database at the newest schema, made once per server: each test's database
+    copies it. (Other test directories re-export this fixture, which makes it a fixture of
+    theirs too: the template is remembered here so that it is created only once.)"""
+    name = f"api_template_{os.getpid()}_{pg_server_instance.port}"
+    if name not in _TEMPLATES:
+        engine = make_engine(pg_server_instance.create_database(name))
+        upgrade(engine)
+        engine.dispose()  # no session may be connected to a template while it is copied
+        _TEMPLATES.add(name)
     return name
 
 

@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,15 +29,10 @@ NOTHING = {"provider_messages": 0, "suppressions": 0, "consents": 0, "events": 0
 
 
 @pytest.fixture
-def telnyx_settings(tmp_path: Path, shared_mlflow_uri: str) -> Settings:
-    return Settings(
-        var_dir=tmp_path / "var",
-        mlflow_tracking_uri=shared_mlflow_uri,
-        simulation=True,
-        brand_name="Acme Dental",
-        seed=11,
-        telnyx_public_key=PUBLIC,
-    )
+def telnyx_settings(live_settings: Settings) -> Settings:
+    """The test's store (SQLite or PostgreSQL, as every live-server test) with the provider's
+    secret set."""
+    return live_settings.model_copy(update={"telnyx_public_key": PUBLIC})
 
 
 @pytest.fixture

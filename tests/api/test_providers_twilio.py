@@ -29,15 +29,10 @@ TUESDAY_AFTERNOON_NY = dt.datetime(2026, 11, 17, 19, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def twilio_settings(tmp_path: Path, shared_mlflow_uri: str) -> Settings:
-    return Settings(
-        var_dir=tmp_path / "var",
-        mlflow_tracking_uri=shared_mlflow_uri,
-        simulation=True,
-        brand_name="Acme Dental",
-        seed=11,
-        twilio_auth_token=TOKEN,
-    )
+def twilio_settings(live_settings: Settings) -> Settings:
+    """The test's store (SQLite or PostgreSQL, as every live-server test) with the provider's
+    secret set."""
+    return live_settings.model_copy(update={"twilio_auth_token": TOKEN})
 
 
 @pytest.fixture
