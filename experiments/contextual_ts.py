@@ -41,7 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from experiments.ope_simulator import first_texts, reply_probability
-from optimizer.bandits.base import BasePolicy
+from optimizer.bandits.base import BasePolicy, ParamValue
 from optimizer.bandits.contextual import ContextualThompson, LeadContext
 from optimizer.bandits.registry import make_policy
 from optimizer.errors import InvalidInput
@@ -70,8 +70,10 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
     return mean, mean - half, mean + half
 
 
-def new_policy(name: str, segment_by: str) -> BasePolicy:
-    params = {"segment_by": segment_by} if name == ContextualThompson.name else None
+def new_policy(name: str, segment_by: str, prior_strength: float = 20.0) -> BasePolicy:
+    params: dict[str, ParamValue] | None = None
+    if name == ContextualThompson.name:
+        params = {"segment_by": segment_by, "prior_strength": prior_strength}
     return make_policy(name, 3, params)
 
 
@@ -213,7 +215,9 @@ def ope_table(
     return out
 
 
-def offline_sim(texts: SimTexts, seed: int, segment_by: str, resamples: int) -> dict[str, Any]:
+def offline_sim(
+    texts: SimTexts, seed: int, segment_by: str, prior_strength: float, resamples: int
+) -> dict[str, Any]:
     action, reward = log_uniform(texts, seed)
     order = texts.order
     half = len(order) // 2
@@ -224,7 +228,7 @@ def offline_sim(texts: SimTexts, seed: int, segment_by: str, resamples: int) -> 
     feedback_of: dict[str, BanditFeedback] = {}
     truth: dict[str, float] = {}
     for name in POLICIES:
-        policy = new_policy(name, segment_by)
+        policy = new_policy(name, segment_by, prior_strength)
         for i in train.tolist():
             learn(policy, int(action[i]), float(reward[i]), texts.segments[i])
         dist = distribution(policy, segments, seed)
@@ -302,7 +306,9 @@ def replay(data: Hillstrom, policy: BasePolicy, seed: int) -> float:
     return total / counted if counted else 0.0
 
 
-def offline_hillstrom(data: Hillstrom, seed: int, resamples: int) -> dict[str, Any]:
+def offline_hillstrom(
+    data: Hillstrom, seed: int, prior_strength: float, resamples: int
+) -> dict[str, Any]:
     rng = np.random.default_rng([seed, 3])
     order = rng.permutation(data.arm.size)
     half = data.arm.size // 2
@@ -311,7 +317,7 @@ def offline_hillstrom(data: Hillstrom, seed: int, resamples: int) -> dict[str, A
     feedback_of: dict[str, BanditFeedback] = {}
     q_hat: np.ndarray | None = None
     for name in POLICIES:
-        policy = new_policy(name, "vertical")  # segment_by is unused: keys are given
+        policy = new_policy(name, "vertical", prior_strength)  # keys given: segment_by unused
         for i in train.tolist():
             learn(policy, int(data.arm[i]), float(data.reward[i]), data.segments[i])
         feedback_of[name] = BanditFeedback(
@@ -348,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--leads", type=int, default=20_000, help="form fills per world")
     parser.add_argument("--segment-by", default="vertical,source")
+    parser.add_argument("--prior-strength", type=float, default=20.0)
     parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples")
     parser.add_argument("--hillstrom", type=Path, default=None)
     parser.add_argument("--hillstrom-rows", type=int, default=None, help="a seeded sample")
@@ -360,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         args.hillstrom_rows = min(args.hillstrom_rows or 6000, 6000)
     started = time.perf_counter()
     result: dict[str, Any] = {
+        "prior_strength": args.prior_strength,
         "seeds": args.seeds,
         "leads": args.leads,
         "segment_by": args.segment_by,
@@ -378,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         oracle.append(float(texts.truth.max(axis=1).mean()))
         best_arm.append(float(texts.truth.mean(axis=0).max()))
         for name in POLICIES:
-            run = run_online(texts, new_policy(name, args.segment_by), seed)
+            run = run_online(texts, new_policy(name, args.segment_by, args.prior_strength), seed)
             for key, value in run.items():
                 online[f"{name}:{key}"].append(value)
         print(
@@ -412,7 +420,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"| best variant per lead (reference) | {_fmt(result['online']['best_per_lead'])} | |")
     # 2. OPE on a logged simulator run.
     assert first is not None
-    sim_ope = offline_sim(first, args.seeds[0], args.segment_by, args.resamples)
+    sim_ope = offline_sim(
+        first, args.seeds[0], args.segment_by, args.prior_strength, args.resamples
+    )
     result["ope_simulator"] = sim_ope
     print(
         f"\nOffline, uniform log of seed {args.seeds[0]} (learn on the first half, "
@@ -426,9 +436,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         replays: dict[str, list[float]] = {p: [] for p in POLICIES}
         for seed in args.seeds:
             for name in POLICIES:
-                replays[name].append(replay(data, new_policy(name, "vertical"), seed))
+                replays[name].append(
+                    replay(data, new_policy(name, "vertical", args.prior_strength), seed)
+                )
         rdiff = [y - x for x, y in zip(replays[a], replays[b], strict=True)]
-        hill_ope = offline_hillstrom(data, args.seeds[0], args.resamples)
+        hill_ope = offline_hillstrom(data, args.seeds[0], args.prior_strength, args.resamples)
         result["hillstrom"] = {
             "rows": int(data.arm.size),
             "replay": {

@@ -9,6 +9,8 @@ keys (``optimizer.bandits.contextual.segment_key``, the one definition).
 
 The lead's source and vertical are read as the lead has them now (the decision log keeps the
 score band, not them): a lead whose vertical changes takes its history to the new segment.
+The query's cost grows with the experiment's sends; the bandit engine reuses its last answer
+while the arms' totals are unchanged (``optimizer.bandits.experiment_store``).
 """
 
 from __future__ import annotations

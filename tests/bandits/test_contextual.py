@@ -448,6 +448,39 @@ def test_the_chooser_chooses_per_segment_and_logs_it(sessions: sessionmaker[Sess
         assert (one.variant_id, one.propensity, one.reason) == (b, 1.0, "only_arm")
 
 
+def test_segment_counts_are_reused_only_while_the_arms_are_unchanged(
+    sessions: sessionmaker[Session],
+) -> None:
+    from optimizer.bandits.experiment_store import SEGMENT_REFRESH
+
+    with sessions() as session:
+        exp = make_experiment(session, policy="contextual_thompson", n_variants=2)
+        a, _ = (v.id for v, _ in load_arms(session, exp.id))
+        _send(
+            session, experiment_id=exp.id, variant_id=a, vertical="retail", band="hot", reply=True
+        )
+        first = load_segment_counts(session, exp, load_arms(session, exp.id), T0)
+        assert sum(c.sends for c in first) == 1
+        # Same totals: the same counts, whatever the time.
+        assert (
+            load_segment_counts(session, exp, load_arms(session, exp.id), T0 + 100 * HOUR) is first
+        )
+        _send(
+            session, experiment_id=exp.id, variant_id=a, vertical="retail", band="hot", reply=False
+        )
+        arms = load_arms(session, exp.id)
+        # Changed totals: the last read stands for SEGMENT_REFRESH of decision time ...
+        assert load_segment_counts(session, exp, arms, T0 + SEGMENT_REFRESH / 2) is first
+        # ... then (or when the time goes back) the log is read again.
+        fresh = load_segment_counts(session, exp, arms, T0 + SEGMENT_REFRESH)
+        assert sum(c.sends for c in fresh) == 2
+        _send(session, experiment_id=exp.id, variant_id=a, vertical="b2b", band="hot", reply=False)
+        back = load_segment_counts(session, exp, load_arms(session, exp.id), T0)
+        assert sum(c.sends for c in back) == 3
+        # Without arms and a time: always read.
+        assert sum(c.sends for c in load_segment_counts(session, exp)) == 3
+
+
 def test_contextual_thompson_takes_only_binary_metrics(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         with pytest.raises(InvalidInput, match="0/1 reward"):
