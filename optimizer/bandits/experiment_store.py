@@ -325,7 +325,7 @@ def load_segment_counts(
     now = _aware(now)
     fingerprint = tuple((int(v.id), int(s.sends), int(s.successes)) for v, s in arms)
     key = (
-        str(session.get_bind().url),
+        str(session.get_bind().engine.url),
         int(experiment.id),
         str(experiment.name),
         str(experiment.metric),
