@@ -346,9 +346,10 @@ class DecisionService:
             reasons.append(
                 DecisionReason(
                     "variant.bandit",
-                    f"{choice.policy} chose {chosen.variant_name!r} with probability {propensity:.3f}"
-                    + (f" ({choice.reason})" if choice.reason else "")
-                    + (f" for segment {choice.segment}" if choice.segment else ""),
+                    f"{choice.policy} chose {chosen.variant_name!r}"
+                    + (f" for segment {choice.segment}" if choice.segment else "")
+                    + f" with probability {propensity:.3f}"
+                    + (f" ({choice.reason})" if choice.reason else ""),
                 )
             )
         text = rendered[chosen.variant_id].text

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from optimizer.reports.experiments import choice_reason
 from tests.api.conftest import LiveServer
 from tests.api.helpers import TEMPLATE, decide, iso, new_lead
 
@@ -74,7 +75,10 @@ def test_a_contextual_experiment_decides_per_segment_and_logs_its_propensity(
                 if lead["vertical"]
                 else f"vertical=unknown|band={decision['segment']}"
             )
-            assert message.endswith(f"for segment {expected}"), message
+            assert f" for segment {expected} with probability " in message, message
+            # The report's allocation still reads the kind of choice at the end.
+            assert choice_reason(decision["reasons"]) in ("burn_in", "policy", "min_share")
+            assert message.endswith(f"({choice_reason(decision['reasons'])})")
             stored = client.get(f"/v1/decisions/{decision['decision_id']}")
             assert stored.status_code == 200, stored.text
             assert stored.json()["propensity"] == decision["propensity"]
