@@ -14,7 +14,7 @@ The propensity of a choice is the probability with which *this* randomisation pi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -25,6 +25,9 @@ from optimizer.errors import InvalidInput
 STATE_VERSION = 1
 
 ParamValue = float | int | str | tuple[float, ...] | None
+
+# (generator, eligible arm indices) -> (a position in them, their probabilities).
+Pick = Callable[[np.random.Generator, np.ndarray], tuple[int, np.ndarray]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +58,23 @@ class PolicyState:
     params: Mapping[str, ParamValue]
     arms: tuple[ArmState, ...]
     version: int = STATE_VERSION
+    # A contextual policy's statistics per segment (segment key -> one ArmState per arm);
+    # empty for the others, and then absent from the JSON.
+    segments: Mapping[str, tuple[ArmState, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "version": self.version,
             "policy": self.policy,
             "n_arms": self.n_arms,
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()},
-            "arms": [
-                {"pulls": a.pulls, "reward_sum": a.reward_sum, "reward_sum_sq": a.reward_sum_sq}
-                for a in self.arms
-            ],
+            "arms": [_arm_dict(a) for a in self.arms],
         }
+        if self.segments:
+            out["segments"] = {
+                key: [_arm_dict(a) for a in arms] for key, arms in sorted(self.segments.items())
+            }
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -87,13 +95,16 @@ class PolicyState:
                 str(k): tuple(float(x) for x in v) if isinstance(v, list) else v
                 for k, v in raw_params.items()
             }
-            arms = tuple(
-                ArmState(int(a["pulls"]), float(a["reward_sum"]), float(a["reward_sum_sq"]))
-                for a in raw_arms
-            )
+            arms = tuple(_arm_state(a) for a in raw_arms)
             n_arms = data["n_arms"]
             assert isinstance(n_arms, int)
-            return cls(str(data["policy"]), n_arms, params, arms)
+            raw_segments = data.get("segments", {})
+            assert isinstance(raw_segments, Mapping)
+            segments = {}
+            for key, rows in raw_segments.items():
+                assert isinstance(rows, list)
+                segments[str(key)] = tuple(_arm_state(a) for a in rows)
+            return cls(str(data["policy"]), n_arms, params, arms, segments=segments)
         except (KeyError, TypeError, ValueError, AssertionError) as exc:
             raise InvalidInput(f"policy state is malformed: {exc!r}", field="state") from exc
 
@@ -106,6 +117,15 @@ class PolicyState:
         if not isinstance(data, dict):
             raise InvalidInput("policy state must be a JSON object", field="state")
         return cls.from_dict(data)
+
+
+def _arm_dict(arm: ArmState) -> dict[str, float | int]:
+    return {"pulls": arm.pulls, "reward_sum": arm.reward_sum, "reward_sum_sq": arm.reward_sum_sq}
+
+
+def _arm_state(raw: object) -> ArmState:
+    assert isinstance(raw, Mapping)
+    return ArmState(int(raw["pulls"]), float(raw["reward_sum"]), float(raw["reward_sum_sq"]))
 
 
 @runtime_checkable
@@ -191,14 +211,15 @@ class BasePolicy:
         return idx
 
     def _distribution(
-        self, rng: np.random.Generator, idx: np.ndarray
+        self, rng: np.random.Generator, idx: np.ndarray, pick: Pick | None = None
     ) -> tuple[int, np.ndarray, str]:
+        """The safeguards around ``pick`` (the policy's own ``_pick`` when None)."""
         k = idx.size
         if k == 1:
             return 0, np.ones(1), "only_arm"
         if self.burn_in and int(self.pulls[idx].min()) < self.burn_in:
             return int(rng.integers(k)), np.full(k, 1.0 / k), "burn_in"
-        pos, probs = self._pick(rng, idx)
+        pos, probs = (pick or self._pick)(rng, idx)
         explore = k * self.min_share
         if explore <= 0.0:
             return pos, probs, "policy"

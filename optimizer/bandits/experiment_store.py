@@ -12,6 +12,7 @@ resolved sends).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from optimizer.bandits.base import BasePolicy
+from optimizer.bandits.contextual import ContextualThompson, LeadContext
 from optimizer.bandits.guardrail import GuardrailConfig
 from optimizer.bandits.holdout import HOLDOUT_PARAM, holdout_share
 from optimizer.bandits.registry import make_policy, policy_class
@@ -31,6 +33,7 @@ from optimizer.store.models import (
     Experiment,
     Variant,
 )
+from optimizer.store.segment_stats import SegmentArmCount, segment_arm_counts
 
 BINARY_METRICS = ("reply", "click", "conversion")
 METRICS = (*BINARY_METRICS, "revenue")
@@ -46,6 +49,14 @@ class VariantChoice:
     variant_name: str
     template: str
     probabilities: tuple[tuple[int, float], ...] = ()  # (variant id, probability) per arm
+    segment: str | None = None  # the lead's segment, for a contextual policy
+
+
+# What a decision's variant choice is called with: its generator, the eligible variant ids
+# (None: all) and what it knows of the lead (used by a contextual policy only).
+VariantChooser = Callable[
+    [np.random.Generator, Sequence[int] | None, LeadContext | None], VariantChoice
+]
 
 
 def _aware(now: dt.datetime) -> dt.datetime:
@@ -89,9 +100,9 @@ def create_experiment(
             f"metric {metric!r} is unknown (expected one of {', '.join(METRICS)})", field="metric"
         )
     policy_class(policy)
-    if metric == "revenue" and policy == "thompson":
+    if metric == "revenue" and policy in ("thompson", ContextualThompson.name):
         raise InvalidInput(
-            "policy 'thompson' models a 0/1 reward; use 'thompson_normal' for metric 'revenue'",
+            f"policy {policy!r} models a 0/1 reward; use 'thompson_normal' for metric 'revenue'",
             field="policy",
         )
     if len(variants) < 2:
@@ -234,8 +245,13 @@ def read_arms(session: Session, experiment_id: int) -> list[tuple[Variant, ArmSt
     return out
 
 
-def build_policy(experiment: Experiment, arms: Sequence[tuple[Variant, ArmStats]]) -> BasePolicy:
-    """The experiment's policy loaded with the arms' statistics from the database."""
+def build_policy(
+    experiment: Experiment,
+    arms: Sequence[tuple[Variant, ArmStats]],
+    segment_counts: Sequence[SegmentArmCount] = (),
+) -> BasePolicy:
+    """The experiment's policy loaded with the arms' statistics from the database (and, for a
+    contextual policy, the per-segment counts of :func:`load_segment_counts`)."""
     params = _policy_params(experiment)
     if experiment.policy == "fixed_split":
         weights = [v.weight for v, _ in arms]
@@ -251,7 +267,81 @@ def build_policy(experiment: Experiment, arms: Sequence[tuple[Variant, ArmStats]
             reward_sum=reward_sum,
             reward_sum_sq=reward_sum if binary else stats.revenue_sum_sq,
         )
+    if isinstance(policy, ContextualThompson):
+        load_segments(policy, arms, segment_counts)
     return policy
+
+
+def load_segments(
+    policy: ContextualThompson,
+    arms: Sequence[tuple[Variant, ArmStats]],
+    counts: Sequence[SegmentArmCount],
+) -> None:
+    """Sum the log's counts into the policy's segments (several feature values may share a
+    key: ``segment_key`` normalises them); counts of variants not in ``arms`` are ignored."""
+    position = {v.id: i for i, (v, _) in enumerate(arms)}
+    totals: dict[tuple[str, int], list[int]] = {}
+    for row in counts:
+        arm = position.get(row.variant_id)
+        if arm is None:
+            continue
+        key = policy.key(LeadContext(row.source, row.vertical, row.band))
+        total = totals.setdefault((key, arm), [0, 0])
+        total[0] += row.sends
+        total[1] += min(row.successes, row.sends)
+    for (key, arm), (sends, successes) in totals.items():
+        policy.set_segment_arm(key, arm, pulls=sends, reward_sum=float(successes))
+
+
+# A contextual experiment's per-segment counts are a grouped query over its decision log (its
+# cost grows with the sends: ~25 ms at 10,000 on SQLite). Each process keeps the last counts
+# of each experiment with the arms' totals they were read at: the same totals mean the same
+# counts (a send and a success move ``arm_stats`` in the transaction that logs them), so they
+# are reused as they are; after a change they are read again once the decision time has moved
+# SEGMENT_REFRESH past the last read (the pooled statistics are always read fresh).
+SEGMENT_REFRESH = dt.timedelta(seconds=60)
+MAX_CACHED_EXPERIMENTS = 256
+_SegmentKey = tuple[str, int, str, str]
+_Fingerprint = tuple[tuple[int, int, int], ...]
+_segment_cache: dict[_SegmentKey, tuple[_Fingerprint, dt.datetime, list[SegmentArmCount]]] = {}
+_segment_lock = threading.Lock()
+
+
+def load_segment_counts(
+    session: Session,
+    experiment: Experiment,
+    arms: Sequence[tuple[Variant, ArmStats]] | None = None,
+    now: dt.datetime | None = None,
+) -> list[SegmentArmCount]:
+    """The per-segment counts a contextual experiment's policy needs (none for the others).
+
+    Without ``arms`` and ``now`` they are read from the log; with them, the process's last
+    read is reused while the arms' totals are unchanged, or for SEGMENT_REFRESH of decision
+    time after they changed."""
+    if experiment.policy != ContextualThompson.name:
+        return []
+    if arms is None or now is None:
+        return segment_arm_counts(session, experiment_id=experiment.id, metric=experiment.metric)
+    now = _aware(now)
+    fingerprint = tuple((int(v.id), int(s.sends), int(s.successes)) for v, s in arms)
+    key = (
+        str(session.get_bind().engine.url),
+        int(experiment.id),
+        str(experiment.name),
+        str(experiment.metric),
+    )
+    with _segment_lock:
+        cached = _segment_cache.get(key)
+    if cached is not None:
+        seen, read_at, counts = cached
+        if seen == fingerprint or read_at <= now < read_at + SEGMENT_REFRESH:
+            return counts
+    counts = segment_arm_counts(session, experiment_id=experiment.id, metric=experiment.metric)
+    with _segment_lock:
+        if len(_segment_cache) >= MAX_CACHED_EXPERIMENTS:
+            _segment_cache.clear()
+        _segment_cache[key] = (fingerprint, now, counts)
+    return counts
 
 
 def choose_variant(
@@ -261,12 +351,16 @@ def choose_variant(
     rng: np.random.Generator,
     eligible_variant_ids: Sequence[int] | None,
     now: dt.datetime,
+    context: LeadContext | None = None,
 ) -> VariantChoice:
-    """Let the experiment's policy choose among the eligible, not-paused variants.
+    """Let the experiment's policy choose among the eligible, not-paused variants (a contextual
+    policy for the lead's segment from ``context``).
 
     The propensity is the probability of this choice over that eligible set.
     """
-    return variant_chooser(session, experiment_id=experiment_id, now=now)(rng, eligible_variant_ids)
+    return variant_chooser(session, experiment_id=experiment_id, now=now)(
+        rng, eligible_variant_ids, context
+    )
 
 
 def variant_chooser(
@@ -276,13 +370,14 @@ def variant_chooser(
     now: dt.datetime,
     arms: Sequence[tuple[Variant, ArmStats]] | None = None,
     experiment: Experiment | None = None,
-) -> Callable[[np.random.Generator, Sequence[int] | None], VariantChoice]:
+) -> VariantChooser:
     """:func:`choose_variant` for many decisions on one state (a batch): the experiment and its
     arms are loaded once; each call chooses for one decision. Thompson's Monte-Carlo estimate of
     the arm probabilities is drawn once for the batch; every choice samples from it with its own
     generator, so each logged propensity is still exactly the probability of that choice.
     ``arms`` (from :func:`load_arms` in the same session) and ``experiment`` (its row, read in
-    the same session) save loading them again."""
+    the same session) save loading them again. A contextual policy's per-segment counts are
+    read from the decision log here, once; its estimate is drawn once per segment."""
     _aware(now)
     if experiment is None or experiment.id != experiment_id:
         experiment = load_experiment(session, experiment_id)
@@ -294,10 +389,12 @@ def variant_chooser(
     if arms is None:
         arms = load_arms(session, experiment_id)
     known = {v.id for v, _ in arms}
-    policy = build_policy(experiment, arms)
+    policy = build_policy(experiment, arms, load_segment_counts(session, experiment, arms, now))
 
     def choose(
-        rng: np.random.Generator, eligible_variant_ids: Sequence[int] | None
+        rng: np.random.Generator,
+        eligible_variant_ids: Sequence[int] | None,
+        context: LeadContext | None = None,
     ) -> VariantChoice:
         wanted = set(eligible_variant_ids) if eligible_variant_ids is not None else known
         unknown = sorted(wanted - known)
@@ -312,7 +409,12 @@ def variant_chooser(
                 f"experiment {experiment.name!r}: no variant is both eligible and not paused",
                 field="eligible_variant_ids",
             )
-        choice = policy.select(rng, eligible)
+        segment = None
+        if isinstance(policy, ContextualThompson):
+            segment = policy.key(context)
+            choice = policy.select(rng, eligible, segment)
+        else:
+            choice = policy.select(rng, eligible)
         variant = arms[choice.arm][0]
         return VariantChoice(
             variant.id,
@@ -322,6 +424,7 @@ def variant_chooser(
             variant.name,
             variant.template,
             tuple((arms[i][0].id, p) for i, p in enumerate(choice.probabilities) if p > 0),
+            segment,
         )
 
     return choose

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from optimizer.bandits.base import BasePolicy, ParamValue, PolicyState
+from optimizer.bandits.contextual import ContextualThompson
 from optimizer.bandits.fixed import FixedSplit, Uniform
 from optimizer.bandits.greedy import EpsilonGreedy
 from optimizer.bandits.thompson import ThompsonBernoulli
@@ -15,7 +16,15 @@ from optimizer.errors import InvalidInput
 
 POLICIES: dict[str, type[BasePolicy]] = {
     cls.name: cls
-    for cls in (ThompsonBernoulli, ThompsonNormal, UCB1, EpsilonGreedy, FixedSplit, Uniform)
+    for cls in (
+        ThompsonBernoulli,
+        ContextualThompson,
+        ThompsonNormal,
+        UCB1,
+        EpsilonGreedy,
+        FixedSplit,
+        Uniform,
+    )
 }
 
 
@@ -68,4 +77,19 @@ def policy_from_state(state: PolicyState) -> BasePolicy:
         policy.set_arm(
             arm, pulls=stats.pulls, reward_sum=stats.reward_sum, reward_sum_sq=stats.reward_sum_sq
         )
+    if state.segments:
+        if not isinstance(policy, ContextualThompson):
+            raise InvalidInput(
+                f"policy state of {state.policy!r} lists segments (only a contextual policy has "
+                "them)",
+                field="segments",
+            )
+        for key, arms in state.segments.items():
+            if len(arms) != state.n_arms:
+                raise InvalidInput(
+                    f"segment {key!r} lists {len(arms)} arms but n_arms is {state.n_arms}",
+                    field="segments",
+                )
+            for arm, stats in enumerate(arms):
+                policy.set_segment_arm(key, arm, pulls=stats.pulls, reward_sum=stats.reward_sum)
     return policy

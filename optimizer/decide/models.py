@@ -203,6 +203,7 @@ class LoadedModels:
         rng: np.random.Generator,
         eligible_variant_ids: Sequence[int],
         now: dt.datetime,
+        context: Any = None,
     ) -> Any:
         from optimizer.bandits.store import choose_variant
 
@@ -212,4 +213,5 @@ class LoadedModels:
             rng=rng,
             eligible_variant_ids=eligible_variant_ids,
             now=now,
+            context=context,
         )

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from optimizer.bandits.experiment_store import read_arms, read_experiment, variant_chooser
+from optimizer.bandits.contextual import LeadContext
+from optimizer.bandits.experiment_store import (
+    VariantChooser,
+    read_arms,
+    read_experiment,
+    variant_chooser,
+)
 from optimizer.bandits.holdout import HOLDOUT_REASON, in_holdout, share_of
 from optimizer.compliance import (
     GateContext,
@@ -72,6 +78,11 @@ def decision_rng(seed: int, lead_id: int, now: dt.datetime) -> np.random.Generat
     plays no part)."""
     stamp = int(now.astimezone(dt.UTC).timestamp() * 1_000_000)
     return np.random.default_rng([seed, lead_id, stamp])
+
+
+def lead_context_of(lead: Lead, score: ScoreRow) -> LeadContext:
+    """What the variant choice knows of the lead: its source and vertical, its score band."""
+    return LeadContext(source=lead.source, vertical=lead.vertical, band=score.segment)
 
 
 def reasons_of(verdict: Verdict) -> tuple[DecisionReason, ...]:
@@ -249,7 +260,7 @@ class DecisionService:
         horizon_hours: int,
         now: dt.datetime,
         slot_probs: np.ndarray | None = None,
-        chooser: Callable[[np.random.Generator, Sequence[int] | None], Any] | None = None,
+        chooser: VariantChooser | None = None,
     ) -> DecisionRecord:
         lead = prepared.lead
         reasons: list[DecisionReason] = [
@@ -317,8 +328,9 @@ class DecisionService:
         chosen = eligible[0]
         if experiment is not None:
             eligible_ids = [c.variant_id for c in eligible if c.variant_id is not None]
+            lead_context = lead_context_of(lead, score)
             if chooser is not None:
-                choice = chooser(rng, eligible_ids)
+                choice = chooser(rng, eligible_ids, lead_context)
             else:
                 choice = self.models.choose_variant(
                     session,
@@ -326,6 +338,7 @@ class DecisionService:
                     rng=rng,
                     eligible_variant_ids=eligible_ids,
                     now=now,
+                    context=lead_context,
                 )
             chosen = next(c for c in eligible if c.variant_id == choice.variant_id)
             propensity = choice.propensity
@@ -333,7 +346,9 @@ class DecisionService:
             reasons.append(
                 DecisionReason(
                     "variant.bandit",
-                    f"{choice.policy} chose {chosen.variant_name!r} with probability {propensity:.3f}"
+                    f"{choice.policy} chose {chosen.variant_name!r}"
+                    + (f" for segment {choice.segment}" if choice.segment else "")
+                    + f" with probability {propensity:.3f}"
                     + (f" ({choice.reason})" if choice.reason else ""),
                 )
             )

@@ -7,6 +7,7 @@ fill), conversion 2-15 % of engaged leads, opt-outs around 1-3 % of recipients p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from optimizer.errors import InvalidInput
@@ -23,6 +24,16 @@ class VariantEffect:
     click: float = 1.0
     conversion: float = 1.0
     opt_out: float = 1.0
+
+
+@dataclass(frozen=True)
+class SegmentVariantEffect:
+    """Heterogeneity: a variant's reply effect for leads of one vertical, multiplying the
+    variant's own ``reply`` effect (a pair not listed gets 1.0)."""
+
+    vertical: str
+    variant: str
+    reply: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,18 @@ DEFAULT_VARIANTS = (
     VariantEffect("plain"),
     VariantEffect("personal", reply=1.30, click=1.10, conversion=1.10, opt_out=0.90),
     VariantEffect("urgency", reply=0.90, click=1.25, conversion=1.20, opt_out=1.60),
+)
+
+# An example of heterogeneity (off unless given as ``segment_effects``): the variant that
+# draws the most replies depends on the vertical — plain in healthcare and B2B, urgency in
+# retail and education, personal (the best on average) elsewhere.
+HETEROGENEOUS_EFFECTS = (
+    SegmentVariantEffect("healthcare", "plain", reply=1.5),
+    SegmentVariantEffect("healthcare", "personal", reply=0.8),
+    SegmentVariantEffect("b2b", "plain", reply=1.5),
+    SegmentVariantEffect("b2b", "personal", reply=0.8),
+    SegmentVariantEffect("retail", "urgency", reply=1.8),
+    SegmentVariantEffect("education", "urgency", reply=1.8),
 )
 
 # Form fills by local hour of day (relative weights): low at night, peaks at lunch and evening.
@@ -230,6 +253,9 @@ class SimConfig:
     inbound_rate: float = 0.003  # other inbound texts (HELP, "who is this?") per text
     inbound_texts: tuple[str, ...] = DEFAULT_INBOUND_TEXTS
     variants: tuple[VariantEffect, ...] = DEFAULT_VARIANTS
+    # Variants' reply effects by vertical (empty: every vertical responds alike; see
+    # HETEROGENEOUS_EFFECTS).
+    segment_effects: tuple[SegmentVariantEffect, ...] = ()
     # Speed to lead: m(age) = 1 + (peak - 1) * exp(-age / tau), times slow aging.
     speed_to_lead_peak: float = 8.0
     speed_to_lead_tau_minutes: float = 6.0
@@ -255,6 +281,11 @@ class SimConfig:
 
     def effect(self, variant: str) -> VariantEffect:
         return self.variant_effects.get(variant, VariantEffect(variant))
+
+    def reply_by_vertical(self, variant: str) -> tuple[float, ...]:
+        """``variant``'s reply multiplier in each vertical (in ``verticals`` order)."""
+        factors = {e.vertical: e.reply for e in self.segment_effects if e.variant == variant}
+        return tuple(factors.get(v.name, 1.0) for v in self.verticals)
 
 
 def _validate(config: SimConfig) -> None:
@@ -300,6 +331,31 @@ def _validate(config: SimConfig) -> None:
     if len(set(names)) != len(names):
         raise InvalidInput(
             f"variant names {names!r} repeat (unique names expected)", field="variants"
+        )
+    verticals = {v.name for v in config.verticals}
+    pairs = [(e.vertical, e.variant) for e in config.segment_effects]
+    for effect in config.segment_effects:
+        if effect.vertical not in verticals:
+            raise InvalidInput(
+                f"segment effect vertical {effect.vertical!r} is not one of "
+                f"{', '.join(sorted(verticals))}",
+                field="segment_effects",
+            )
+        if effect.variant not in names:
+            raise InvalidInput(
+                f"segment effect variant {effect.variant!r} is not one of {', '.join(names)}",
+                field="segment_effects",
+            )
+        if not (math.isfinite(effect.reply) and effect.reply > 0):
+            raise InvalidInput(
+                f"segment effect ({effect.vertical}, {effect.variant}) reply {effect.reply!r}: "
+                "a finite number > 0 expected",
+                field="segment_effects",
+            )
+    if len(set(pairs)) != len(pairs):
+        raise InvalidInput(
+            "segment_effects list a (vertical, variant) pair twice (once expected)",
+            field="segment_effects",
         )
     if not config.opt_out_texts or not config.reply_texts:
         raise InvalidInput("opt_out_texts and reply_texts must not be empty")

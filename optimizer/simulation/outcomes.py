@@ -24,16 +24,32 @@ class VariantArrays:
     click: np.ndarray
     conversion: np.ndarray
     opt_out: np.ndarray
+    # (n, verticals): each text's variant's reply multiplier by the lead's vertical; None when
+    # the world has no segment effects (and then nothing is multiplied).
+    reply_by_vertical: np.ndarray | None = None
 
     @classmethod
     def of(cls, config: SimConfig, names: np.ndarray | list[str]) -> VariantArrays:
         effects = [config.effect(str(n)) for n in names]
+        by_vertical = None
+        if config.segment_effects:
+            table = {name: config.reply_by_vertical(name) for name in {str(n) for n in names}}
+            by_vertical = np.array([table[str(n)] for n in names], dtype=float).reshape(
+                len(effects), len(config.verticals)
+            )
         return cls(
             reply=np.array([e.reply for e in effects], dtype=float),
             click=np.array([e.click for e in effects], dtype=float),
             conversion=np.array([e.conversion for e in effects], dtype=float),
             opt_out=np.array([e.opt_out for e in effects], dtype=float),
+            reply_by_vertical=by_vertical,
         )
+
+    def reply_effect(self, vertical: np.ndarray) -> np.ndarray:
+        """Each text's reply effect for its lead's ``vertical`` (index)."""
+        if self.reply_by_vertical is None:
+            return self.reply
+        return self.reply * self.reply_by_vertical[np.arange(vertical.size), vertical]
 
     @classmethod
     def neutral(cls, n: int) -> VariantArrays:
@@ -84,7 +100,7 @@ def probabilities(
     fatigue = config.fatigue_reply_factor ** np.asarray(prior_texts, dtype=float)
     core = config.base_reply_rate * pop.engagement[lead] * timing * fatigue
     cap = config.max_reply_probability
-    reply = np.clip(core * variants.reply, 0.0, cap)
+    reply = np.clip(core * variants.reply_effect(pop.vertical_idx[lead]), 0.0, cap)
     click = np.clip(core * config.click_ratio * variants.click, 0.0, cap)
     curve = pop.curves[lead, hour_of_week(clock.local(pop.zone_idx[lead], t))]
     annoyance = np.clip(1.4 - 0.3 * curve, 0.6, 1.4)  # texts at bad hours annoy a little more

@@ -16,11 +16,13 @@ T0 = dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)
 _ids = itertools.count(1)
 
 
-def make_lead(session: Session) -> Lead:
+def make_lead(session: Session, *, source: str | None = None, vertical: str | None = None) -> Lead:
     lead = Lead(
         external_id=f"L{next(_ids)}-{uuid.uuid4().hex[:6]}",
         phone_e164="+13055550142",
         attributes={},
+        source=source,
+        vertical=vertical,
         created_at=T0,
         updated_at=T0,
     )
@@ -63,6 +65,7 @@ def sent_decision(
     at: dt.datetime = T0,
     allowed: bool = True,
     probabilities: tuple[tuple[int, float], ...] = (),
+    segment: str | None = None,
 ) -> str:
     """A sent decision; ``probabilities`` (variant id, probability) are logged as the decision
     service logs them (the sample-ratio check then compares expected counts)."""
@@ -84,6 +87,7 @@ def sent_decision(
             experiment_id=experiment_id,
             variant_id=variant_id,
             propensity=propensity,
+            segment=segment,
         )
     )
     session.flush()
