@@ -24,6 +24,7 @@ from mlflow.models import infer_signature
 from sklearn.model_selection import KFold, train_test_split
 
 from optimizer.errors import InvalidInput
+from optimizer.features.definitions import ATTRIBUTE_PREFIX
 from optimizer.models.encoding import FeatureSpec, fit_spec
 from optimizer.models.pyfunc import (
     UPLIFT_ARTIFACT_KEY,
@@ -108,7 +109,10 @@ def _fit_predict(
     x_fit = spec.encode(fit_frame)
     x_score = spec.encode(data.frame.iloc[score_rows])
     y, t = data.y[fit_rows], data.treatment[fit_rows]
-    model = fit_uplift(x_fit, y, t, learner=learner, outcome=data.outcome, spec=spec, config=config)
+    weight = None if data.weight is None else data.weight[fit_rows]
+    model = fit_uplift(
+        x_fit, y, t, learner=learner, outcome=data.outcome, spec=spec, config=config, weight=weight
+    )
     response = fit_response(x_fit, y, t, outcome=data.outcome, spec=spec, config=config)
     return model, model.predict(x_score), predict_booster(response, x_score)
 
@@ -260,8 +264,13 @@ def _champion_qini(
             return loaded.version, float("nan")
         champion = UpliftModel.load(meta.parent)
     frame = data.frame.iloc[holdout.scored.rows]
-    if champion.spec.missing_columns(list(frame.columns)) or champion.outcome != data.outcome:
+    if champion.spec.source != data.feature_source or champion.outcome != data.outcome:
         return loaded.version, float("nan")
+    absent = champion.spec.missing_columns(list(frame.columns))
+    if [c for c in absent if not c.startswith(ATTRIBUTE_PREFIX)]:
+        return loaded.version, float("nan")
+    # A lead attribute the champion knew and these rows lack is a missing value, as in serving.
+    frame = frame.assign(**dict.fromkeys(absent, np.nan))
     score = champion.predict(champion.spec.encode(frame))
     return loaded.version, qini_auc_score(holdout.scored.y, score, holdout.scored.treatment)
 
@@ -338,6 +347,8 @@ def train_uplift(
                     "feature_digest": model.spec.digest(),
                     "data_name": data.name,
                     "data_digest": data.digest,
+                    "target": data.target,
+                    "weighted": str(data.weight is not None).lower(),
                     "holdout_qini": f"{holdout.model.qini.value:.6f}",
                     "response_qini": f"{holdout.response.qini.value:.6f}",
                 },
@@ -400,6 +411,8 @@ def _params(
             "data.control": data.control,
             "data.treated": data.treated,
             "data.treated_share": round(data.treated_share, 6),
+            "data.weighted": data.weight is not None,
+            "data.weighted_treated_share": round(data.weighted_treated_share, 6),
             "features": len(spec.columns),
             "test_size": test_size,
             "folds": folds or 0,
