@@ -18,6 +18,7 @@ from typing import Literal
 
 import mlflow
 import numpy as np
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from mlflow.models import infer_signature
@@ -62,6 +63,12 @@ from training.train_lead_score import _naive_utc, ensure_experiment
 from training.uplift_data import UpliftData
 
 RANKINGS = ("model", "response", "random")
+# The holdout rows of a run (features, outcome, treatment, the response model's score), logged
+# so that ``optimizer models validate uplift`` can score challenger and champion on them later.
+HOLDOUT_ARTIFACT = "holdout/uplift_holdout.parquet"
+Y_COLUMN = "__y__"
+TREATMENT_COLUMN = "__treatment__"
+RESPONSE_COLUMN = "__response__"
 
 
 @dataclass(frozen=True)
@@ -251,6 +258,19 @@ class UpliftOutcome:
         return out
 
 
+def score_if_comparable(
+    model: UpliftModel, frame: pd.DataFrame, *, feature_source: str, outcome: str
+) -> np.ndarray | None:
+    """``model``'s uplift on ``frame``, or None when it reads other features or predicts
+    another kind of outcome (a lead attribute it knew and the rows lack is a missing value)."""
+    if model.spec.source != feature_source or model.outcome != outcome:
+        return None
+    absent = model.spec.missing_columns(list(frame.columns))
+    if [c for c in absent if not c.startswith(ATTRIBUTE_PREFIX)]:
+        return None
+    return model.predict(model.spec.encode(frame.assign(**dict.fromkeys(absent, np.nan))))
+
+
 def _champion_qini(
     settings: Settings, name: str, data: UpliftData, holdout: Evaluation
 ) -> tuple[str | None, float | None]:
@@ -263,15 +283,14 @@ def _champion_qini(
         if meta is None:
             return loaded.version, float("nan")
         champion = UpliftModel.load(meta.parent)
-    frame = data.frame.iloc[holdout.scored.rows]
-    if champion.spec.source != data.feature_source or champion.outcome != data.outcome:
+    score = score_if_comparable(
+        champion,
+        data.frame.iloc[holdout.scored.rows],
+        feature_source=data.feature_source,
+        outcome=data.outcome,
+    )
+    if score is None:
         return loaded.version, float("nan")
-    absent = champion.spec.missing_columns(list(frame.columns))
-    if [c for c in absent if not c.startswith(ATTRIBUTE_PREFIX)]:
-        return loaded.version, float("nan")
-    # A lead attribute the champion knew and these rows lack is a missing value, as in serving.
-    frame = frame.assign(**dict.fromkeys(absent, np.nan))
-    score = champion.predict(champion.spec.encode(frame))
     return loaded.version, qini_auc_score(holdout.scored.y, score, holdout.scored.treatment)
 
 
@@ -315,6 +334,15 @@ def train_uplift(
                 "plots/qini_cv.png",
             )
         with tempfile.TemporaryDirectory() as tmp:
+            holdout_file = Path(tmp) / Path(HOLDOUT_ARTIFACT).name
+            data.frame.iloc[holdout.scored.rows].reset_index(drop=True).assign(
+                **{
+                    Y_COLUMN: holdout.scored.y,
+                    TREATMENT_COLUMN: holdout.scored.treatment,
+                    RESPONSE_COLUMN: holdout.scored.response,
+                }
+            ).to_parquet(holdout_file)
+            mlflow.log_artifact(str(holdout_file), artifact_path="holdout")
             model_dir = Path(tmp) / "uplift_model"
             model.save(model_dir)
             example = _naive_utc(data.frame.iloc[holdout.scored.rows[:5]])

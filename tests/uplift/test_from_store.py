@@ -184,10 +184,10 @@ def test_store_sample_is_randomised_weighted_and_point_in_time(simulated: Simula
 # -- the command ------------------------------------------------------------------------------
 
 
-def test_from_store_trains_logs_registers_and_promotes(
+def test_from_store_trains_logs_registers_validates_and_promotes(
     simulated: SimulatedStore, store_env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(_train(simulated, "--seed", "3"))
+    code = main(_train(simulated, "--seed", "3", "--no-promote"))
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "inverse-propensity weights" in captured.err
@@ -197,7 +197,7 @@ def test_from_store_trains_logs_registers_and_promotes(
     assert payload["treated_rows"] + payload["control_rows"] == payload["rows"]
     assert payload["treated_rows"] >= 20 and payload["control_rows"] >= 20
     assert isinstance(payload["qini"], float) and payload["qini_low"] <= payload["qini_high"]
-    assert payload["version"] == "1"
+    assert payload["version"] == "1" and payload["promoted"] is False
     client = MlflowClient(store_env.mlflow_tracking_uri, store_env.mlflow_tracking_uri)
     run = client.get_run(payload["run_id"])
     assert run.data.params["data.source"] == "store"
@@ -206,13 +206,32 @@ def test_from_store_trains_logs_registers_and_promotes(
     tags = client.get_model_version("uplift", "1").tags
     assert tags["feature_source"] == "store:v1" and tags["target"] == "reply_within_3d"
     assert tags["validation.metric"] == "qini"
-    # The promote path moves champion by the recorded validation (or by force).
-    code = main(["models", "promote", "uplift", "--metric", "qini", "--force"])
-    out = capsys.readouterr().out
-    assert code == 0
-    promoted = _last_json(out)
-    assert promoted["champion_after"] == "1"
-    assert str(client.get_model_version_by_alias("uplift", "champion").version) == "1"
+
+    # validate: the challenger and the response model on the challenger's logged holdout.
+    assert main(["models", "validate", "uplift"]) == 0
+    checked = _last_json(capsys.readouterr().out)
+    assert checked["challenger_version"] == "1" and checked["champion_version"] is None
+    assert checked["rows"] == payload["rows_scored"]
+    assert checked["challenger"] == pytest.approx(payload["qini"])
+    assert checked["response"] == pytest.approx(payload["response"]["qini"])
+    assert main(["models", "promote", "uplift", "--metric", "qini", "--force"]) == 0
+    assert _last_json(capsys.readouterr().out)["champion_after"] == "1"
+
+    # A second run is validated against that champion, on its own holdout.
+    code = main(_train(simulated, "--seed", "4", "--no-promote"))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    second = _last_json(captured.out)
+    assert second["version"] == "2" and second["champion_version"] == "1"
+    assert isinstance(second["champion_qini"], float)
+    assert main(["models", "validate", "uplift"]) == 0
+    checked = _last_json(capsys.readouterr().out)
+    assert checked["champion_version"] == "1" and checked["comparable"] is True
+    assert checked["champion"] == pytest.approx(second["champion_qini"])
+    assert main(["models", "promote", "uplift", "--metric", "qini"]) == 0
+    decision = _last_json(capsys.readouterr().out)
+    champion = str(client.get_model_version_by_alias("uplift", "champion").version)
+    assert champion == ("2" if decision["promoted"] else "1")
 
 
 @pytest.mark.parametrize(
