@@ -1,4 +1,6 @@
-"""``optimizer train uplift``: who to text for the incremental effect, from a randomised file.
+"""``optimizer train uplift``: who to text for the incremental effect, from a randomised file
+(``--csv``) or from the store's own randomised holdouts (``--from-store``, see
+:mod:`training.uplift_store`).
 
 Prints a table (the uplift learner, the response model's ranking, random; each metric with its
 bootstrap interval), then its figures as one JSON object on the last line.
