@@ -257,6 +257,11 @@ class BatchOut(BaseModel):
     selected: list[DecisionOut]
     not_selected: dict[str, int]
     model_versions: dict[str, str]
+    # "expected_value" (lead score × deal value × best send-time response), or, with an uplift
+    # champion trained on the store's features, "expected_incremental_value" (uplift × deal
+    # value − cost of a text − expected opt-out cost; leads below 0 are not texted).
+    ranking: Literal["expected_value", "expected_incremental_value"]
+    uplift_model_version: str | None
 
 
 class ConfirmIn(Strict):

@@ -114,6 +114,15 @@ class Settings(BaseSettings):
     lead_score_model_name: str = "lead-score"
     send_time_model_name: str = "send-time"
     uplift_model_name: str = "uplift"
+    # Ranking a batch by expected incremental value (with an uplift champion): the cost of one
+    # text and the value lost when a lead opts out, in the unit of the leads' ``deal_value``
+    # (1 per outcome when a lead has none). The opt-out probability of a text is the
+    # experiment's pooled opt-outs per send, shrunk towards ``opt_out_prior_rate`` with the
+    # weight of ``opt_out_prior_sends`` sends (the prior alone for a template batch).
+    text_cost: float = Field(default=0.0, ge=0, le=1e6)
+    opt_out_cost: float = Field(default=0.0, ge=0, le=1e9)
+    opt_out_prior_rate: float = Field(default=0.01, ge=0, le=1)
+    opt_out_prior_sends: float = Field(default=200.0, ge=0, le=1e9)
     promote_margin: float = 0.002
     # A model that failed to load (its baseline answers meanwhile) is tried again at most this
     # often, so a store that comes back is picked up without costing every request a retry.

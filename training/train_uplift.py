@@ -18,12 +18,14 @@ from typing import Literal
 
 import mlflow
 import numpy as np
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from mlflow.models import infer_signature
 from sklearn.model_selection import KFold, train_test_split
 
 from optimizer.errors import InvalidInput
+from optimizer.features.definitions import ATTRIBUTE_PREFIX
 from optimizer.models.encoding import FeatureSpec, fit_spec
 from optimizer.models.pyfunc import (
     UPLIFT_ARTIFACT_KEY,
@@ -61,6 +63,12 @@ from training.train_lead_score import _naive_utc, ensure_experiment
 from training.uplift_data import UpliftData
 
 RANKINGS = ("model", "response", "random")
+# The holdout rows of a run (features, outcome, treatment, the response model's score), logged
+# so that ``optimizer models validate uplift`` can score challenger and champion on them later.
+HOLDOUT_ARTIFACT = "holdout/uplift_holdout.parquet"
+Y_COLUMN = "__y__"
+TREATMENT_COLUMN = "__treatment__"
+RESPONSE_COLUMN = "__response__"
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,10 @@ def _fit_predict(
     x_fit = spec.encode(fit_frame)
     x_score = spec.encode(data.frame.iloc[score_rows])
     y, t = data.y[fit_rows], data.treatment[fit_rows]
-    model = fit_uplift(x_fit, y, t, learner=learner, outcome=data.outcome, spec=spec, config=config)
+    weight = None if data.weight is None else data.weight[fit_rows]
+    model = fit_uplift(
+        x_fit, y, t, learner=learner, outcome=data.outcome, spec=spec, config=config, weight=weight
+    )
     response = fit_response(x_fit, y, t, outcome=data.outcome, spec=spec, config=config)
     return model, model.predict(x_score), predict_booster(response, x_score)
 
@@ -247,6 +258,19 @@ class UpliftOutcome:
         return out
 
 
+def score_if_comparable(
+    model: UpliftModel, frame: pd.DataFrame, *, feature_source: str, outcome: str
+) -> np.ndarray | None:
+    """``model``'s uplift on ``frame``, or None when it reads other features or predicts
+    another kind of outcome (a lead attribute it knew and the rows lack is a missing value)."""
+    if model.spec.source != feature_source or model.outcome != outcome:
+        return None
+    absent = model.spec.missing_columns(list(frame.columns))
+    if [c for c in absent if not c.startswith(ATTRIBUTE_PREFIX)]:
+        return None
+    return model.predict(model.spec.encode(frame.assign(**dict.fromkeys(absent, np.nan))))
+
+
 def _champion_qini(
     settings: Settings, name: str, data: UpliftData, holdout: Evaluation
 ) -> tuple[str | None, float | None]:
@@ -259,10 +283,14 @@ def _champion_qini(
         if meta is None:
             return loaded.version, float("nan")
         champion = UpliftModel.load(meta.parent)
-    frame = data.frame.iloc[holdout.scored.rows]
-    if champion.spec.missing_columns(list(frame.columns)) or champion.outcome != data.outcome:
+    score = score_if_comparable(
+        champion,
+        data.frame.iloc[holdout.scored.rows],
+        feature_source=data.feature_source,
+        outcome=data.outcome,
+    )
+    if score is None:
         return loaded.version, float("nan")
-    score = champion.predict(champion.spec.encode(frame))
     return loaded.version, qini_auc_score(holdout.scored.y, score, holdout.scored.treatment)
 
 
@@ -306,6 +334,15 @@ def train_uplift(
                 "plots/qini_cv.png",
             )
         with tempfile.TemporaryDirectory() as tmp:
+            holdout_file = Path(tmp) / Path(HOLDOUT_ARTIFACT).name
+            data.frame.iloc[holdout.scored.rows].reset_index(drop=True).assign(
+                **{
+                    Y_COLUMN: holdout.scored.y,
+                    TREATMENT_COLUMN: holdout.scored.treatment,
+                    RESPONSE_COLUMN: holdout.scored.response,
+                }
+            ).to_parquet(holdout_file)
+            mlflow.log_artifact(str(holdout_file), artifact_path="holdout")
             model_dir = Path(tmp) / "uplift_model"
             model.save(model_dir)
             example = _naive_utc(data.frame.iloc[holdout.scored.rows[:5]])
@@ -338,6 +375,8 @@ def train_uplift(
                     "feature_digest": model.spec.digest(),
                     "data_name": data.name,
                     "data_digest": data.digest,
+                    "target": data.target,
+                    "weighted": str(data.weight is not None).lower(),
                     "holdout_qini": f"{holdout.model.qini.value:.6f}",
                     "response_qini": f"{holdout.response.qini.value:.6f}",
                 },
@@ -400,6 +439,8 @@ def _params(
             "data.control": data.control,
             "data.treated": data.treated,
             "data.treated_share": round(data.treated_share, 6),
+            "data.weighted": data.weight is not None,
+            "data.weighted_treated_share": round(data.weighted_treated_share, 6),
             "features": len(spec.columns),
             "test_size": test_size,
             "folds": folds or 0,

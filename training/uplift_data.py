@@ -40,6 +40,11 @@ class UpliftData:
     control: str
     treated: str
     warnings: tuple[str, ...] = ()
+    # The probability each row had of the arm it is in (a randomised holdout: 1 − share for a
+    # treated row, share for a control row), and the inverse-propensity weights the learners
+    # fit with (normalised to mean 1); None for a file, whose rows count equally.
+    propensity: np.ndarray | None = None
+    weight: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -48,6 +53,13 @@ class UpliftData:
     @property
     def treated_share(self) -> float:
         return float(self.treatment.mean())
+
+    @property
+    def weighted_treated_share(self) -> float:
+        """The treated share the learners see (the plain share when rows are not weighted)."""
+        if self.weight is None:
+            return self.treated_share
+        return float(self.weight[self.treatment == 1].sum() / self.weight.sum())
 
 
 def _text(series: pd.Series) -> pd.Series:

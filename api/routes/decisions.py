@@ -138,7 +138,8 @@ def _next_best_action(state: AppState, body: NextBestActionIn, now: dt.datetime)
 def next_best_action_batch(
     body: BatchIn, state: StateDep, session: ReadSessionDep, _key: DecideKey
 ) -> Response:
-    """The ``capacity`` best sendable leads of a pool, ranked by expected value."""
+    """The ``capacity`` best sendable leads of a pool, ranked by expected value, or by expected
+    incremental value when an uplift champion exists (``ranking`` says which)."""
     now = decision_time(body.as_of, state.settings)
     # Decisions whose attribution window has closed without a reward count as 0, once.
     with state.writer_turn(), transaction(state.write_sessions) as writer:
@@ -165,6 +166,8 @@ def next_best_action_batch(
             selected=[decision_out(r) for r in result.selected],
             not_selected=result.not_selected,
             model_versions=result.model_versions,
+            ranking=result.ranking,  # type: ignore[arg-type]
+            uplift_model_version=result.uplift_version,
         )
     )
 

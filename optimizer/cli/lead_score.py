@@ -205,10 +205,13 @@ def models_validate(name: str = typer.Argument(..., help="Registered model name.
     from training.validate import validate_lead_score
 
     cfg = settings()
+    if name == cfg.uplift_model_name:
+        _validate_uplift()
+        return
     if name != cfg.lead_score_model_name:
         raise InvalidInput(
-            f"model {name!r}: validate knows {cfg.lead_score_model_name!r} (other models record "
-            "their validation with optimizer.models.registry.record_validation)"
+            f"model {name!r}: validate knows {cfg.lead_score_model_name!r} and "
+            f"{cfg.uplift_model_name!r} (the send-time model validates when it trains)"
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -240,6 +243,30 @@ def models_validate(name: str = typer.Argument(..., help="Registered model name.
             }
         )
     )
+
+
+def _validate_uplift() -> None:
+    from training.validate_uplift import validate_uplift
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        report = validate_uplift(settings())
+
+    def cell(value: float | None) -> str:
+        return f"{value:>10.4f}" if value is not None and math.isfinite(value) else f"{'-':>10}"
+
+    typer.echo(
+        f"{report.name}: holdout of challenger version {report.challenger_version} "
+        f"({report.rows} rows), Qini"
+    )
+    typer.echo(
+        f"  {'challenger (v' + report.challenger_version + ')':<28}{cell(report.challenger)}"
+    )
+    label = f"champion (v{report.champion_version})" if report.champion_version else "champion"
+    typer.echo(f"  {label:<28}{cell(report.champion)}")
+    typer.echo(f"  {'response model':<28}{cell(report.response)}")
+    typer.echo(report.note)
+    emit_json(_clean(asdict(report)))
 
 
 @models_app.command("promote")

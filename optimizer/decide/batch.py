@@ -1,4 +1,6 @@
-"""Next best action for a pool: the ``capacity`` best sendable leads, ranked by expected value.
+"""Next best action for a pool: the ``capacity`` best sendable leads, ranked by expected value,
+or, with an uplift champion trained on the store's features, by expected incremental value
+(:mod:`optimizer.decide.incremental`; leads whose incremental value is negative are not texted).
 
 Vectorised: one feature load, one lead-score call and one send-time pool for the whole pool;
 the gate's allowed masks in one pass (each distinct rule set computed once); the send-time model
@@ -26,6 +28,13 @@ from optimizer.compliance import evaluate
 from optimizer.compliance.gate import allowed_masks
 from optimizer.compliance.recipient import recipient_of
 from optimizer.compliance.store_context import build_contexts
+from optimizer.decide.incremental import (
+    EXPECTED_INCREMENTAL_VALUE,
+    EXPECTED_VALUE,
+    NEGATIVE_UPLIFT,
+    incremental_value,
+    opt_out_probability,
+)
 from optimizer.decide.render import lead_tokens, render
 from optimizer.decide.service import (
     DecisionService,
@@ -38,7 +47,10 @@ from optimizer.decide.slots import as_datetime64, candidate_slots
 from optimizer.decide.store import load_facts_many
 from optimizer.decide.types import PERMANENT_PREFIXES, BatchResult, DecisionRecord
 from optimizer.errors import InvalidInput
+from optimizer.logs import get_logger
 from optimizer.store.models import Lead
+
+_log = get_logger(__name__)
 
 
 class _cyclic_gc_paused(ContextDecorator):  # noqa: N801 - used like a contextmanager function
@@ -80,8 +92,14 @@ def decide_batch(
     template: str | None,
     now: dt.datetime,
 ) -> BatchResult:
-    """The ``capacity`` best sendable leads of ``lead_ids`` (every lead when ``None``), ranked by
-    expected value, each with its full decision; the rest counted by reason."""
+    """The ``capacity`` best sendable leads of ``lead_ids`` (every lead when ``None``), each with
+    its full decision; the rest counted by reason.
+
+    Ranked by expected value (lead-score probability × deal value × best send-time response),
+    or, when the service holds an uplift champion, by expected incremental value (uplift ×
+    deal value − cost of a text − opt-out probability × value lost per opt-out; see
+    :mod:`optimizer.decide.incremental`), leads below 0 counted as ``hold.negative_uplift``.
+    The result says which (``ranking``, ``uplift_version``)."""
     experiment, candidates, arms = candidates_and_arms(
         session, experiment_id=experiment_id, template=template
     )
@@ -98,8 +116,18 @@ def decide_batch(
         leads = [found[i] for i in wanted]
     not_selected: Counter[str] = Counter()
     versions = service.models.versions()
+    uplift_model = getattr(service.models, "uplift", None)
+    ranking = EXPECTED_INCREMENTAL_VALUE if uplift_model is not None else EXPECTED_VALUE
+    uplift_version = None if uplift_model is None else str(uplift_model.version)
     if not leads:
-        return BatchResult(considered=0, selected=(), not_selected={}, model_versions=versions)
+        return BatchResult(
+            considered=0,
+            selected=(),
+            not_selected={},
+            model_versions=versions,
+            ranking=ranking,
+            uplift_version=uplift_version,
+        )
     settings = service.settings
     neutral = neutral_message(settings)
     contexts = build_contexts(
@@ -133,6 +161,8 @@ def decide_batch(
             selected=(),
             not_selected=dict(not_selected),
             model_versions=versions,
+            ranking=ranking,
+            uplift_version=uplift_version,
         )
     ids = [lead.id for lead in open_leads]
     # 2. One lead-score call and one send-time pool for the leads that can be texted.
@@ -155,6 +185,33 @@ def decide_batch(
     value = probability * deal_values * best_response
     # A lead the baseline scores 0 is still sendable: it ranks last, it is not dropped.
     ranked = [int(i) for i in np.argsort(-value, kind="stable")]
+    uplift = None
+    if uplift_model is not None:
+        try:
+            uplift = np.asarray(uplift_model.predict(features), dtype=np.float64)
+            if uplift.shape != (len(open_leads),) or not np.isfinite(uplift).all():
+                raise ValueError(f"{uplift.shape} uplift estimates, not {len(open_leads)} finite")
+        except Exception as exc:  # never a 500: this batch ranks by expected value, and says so
+            _log.warning(
+                "uplift_scoring_failed", model=uplift_version, error=f"{type(exc).__name__}: {exc}"
+            )
+            uplift, ranking, uplift_version = None, EXPECTED_VALUE, None
+    if uplift is not None:
+        value = incremental_value(
+            uplift,
+            deal_values,
+            text_cost=settings.text_cost,
+            opt_out_probability=opt_out_probability(
+                ((stats.opt_outs, stats.sends) for _variant, stats in arms),
+                prior_rate=settings.opt_out_prior_rate,
+                prior_sends=settings.opt_out_prior_sends,
+            ),
+            opt_out_cost=settings.opt_out_cost,
+        )
+        # Sleeping dogs (a text lowers their outcome) and texts worth less than they cost are
+        # not sent: the lead is better off, and so is the list, without them.
+        ranked = [int(i) for i in np.argsort(-value, kind="stable") if value[i] >= 0]
+        not_selected[NEGATIVE_UPLIFT] += int((value < 0).sum())
     # The experiment's held-out leads take no capacity: those ranked above the cut are logged
     # (as holds of the holdout, where the gate allows their text) and the next leads move up.
     share = share_of(experiment.policy_params) if experiment is not None else 0.0
@@ -231,6 +288,8 @@ def decide_batch(
         not_selected=dict(not_selected),
         model_versions=versions,
         logged=tuple(logged),
+        ranking=ranking,
+        uplift_version=uplift_version,
     )
 
 

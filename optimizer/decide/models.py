@@ -41,6 +41,8 @@ class SlotPick:
 # and its baseline answered instead.
 FALLBACK_LEAD_SCORE = "models.fallback.lead_score"
 FALLBACK_SEND_TIME = "models.fallback.send_time"
+# The uplift champion failed to load: the batch ranks by expected value (its baseline).
+FALLBACK_UPLIFT = "models.fallback.uplift"
 
 
 def _why(exc: BaseException) -> str:
@@ -57,10 +59,16 @@ class LoadedModels:
         send_time: Any,
         exploration: float = 0.05,
         failures: dict[str, str] | None = None,
+        uplift: Any = None,
+        uplift_note: str = "",
     ) -> None:
         self.settings = settings
         self.scorer = scorer
         self.send_time = send_time
+        # The uplift champion trained on store features (an UpliftScorer), or None: then the
+        # batch ranks by expected value, and ``uplift_note`` says why.
+        self.uplift = uplift
+        self.uplift_note = uplift_note
         self.exploration = exploration
         # Reason code -> why the model failed to load (empty when every model loaded, or had
         # no champion and its baseline answers by design).
@@ -91,14 +99,33 @@ class LoadedModels:
         except Exception as exc:
             failures[FALLBACK_SEND_TIME] = f"{settings.send_time_model_name}: {_why(exc)}"
             send_time = SendTimeModel(None, note=failures[FALLBACK_SEND_TIME])
-        return cls(settings=settings, scorer=scorer, send_time=send_time, failures=failures)
+        uplift: Any = None
+        uplift_note = ""
+        try:
+            from optimizer.models.uplift_serving import UpliftScorer
+
+            uplift, uplift_note = UpliftScorer.load(settings)
+        except Exception as exc:
+            failures[FALLBACK_UPLIFT] = f"{settings.uplift_model_name}: {_why(exc)}"
+            uplift, uplift_note = None, failures[FALLBACK_UPLIFT]
+        return cls(
+            settings=settings,
+            scorer=scorer,
+            send_time=send_time,
+            failures=failures,
+            uplift=uplift,
+            uplift_note=uplift_note,
+        )
 
     # -- versions --------------------------------------------------------------------------
     def versions(self) -> dict[str, str]:
-        return {
+        out = {
             self.settings.lead_score_model_name: str(self.scorer.version),
             self.settings.send_time_model_name: str(self.send_time.version),
         }
+        if self.uplift is not None:  # only when it ranks batches
+            out[self.settings.uplift_model_name] = str(self.uplift.version)
+        return out
 
     def send_time_version(self) -> str:
         return f"{self.settings.send_time_model_name} {self.send_time.version}"

@@ -76,6 +76,11 @@ class BatchResult:
     not_selected: dict[str, int] = field(default_factory=dict)
     model_versions: dict[str, str] = field(default_factory=dict)
     logged: tuple[DecisionRecord, ...] = ()  # every full decision made, to append to the log
+    # How the pool was ranked: "expected_value" (lead score × deal value × best send-time
+    # response) or "expected_incremental_value" (with an uplift champion, whose version is
+    # ``uplift_version``).
+    ranking: str = "expected_value"
+    uplift_version: str | None = None
 
 
 @dataclass(frozen=True)

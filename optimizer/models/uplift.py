@@ -82,17 +82,28 @@ def fit_booster(
     categorical: tuple[int, ...],
     config: UpliftConfig,
     seed: int,
+    weight: np.ndarray | None = None,
 ) -> lgb.Booster:
-    """One LightGBM model, early-stopped on a seeded ``valid_fraction`` of the rows."""
+    """One LightGBM model, early-stopped on a seeded ``valid_fraction`` of the rows (each row
+    weighted by ``weight`` when given, in training and in the early-stopping loss)."""
     rng = np.random.default_rng(seed)
     n = len(target)
     order = rng.permutation(n)
     n_valid = max(1, int(round(n * config.valid_fraction)))
     valid, train = order[:n_valid], order[n_valid:]
     train_set = lgb.Dataset(
-        x[train], label=target[train], categorical_feature=list(categorical), free_raw_data=True
+        x[train],
+        label=target[train],
+        weight=None if weight is None else weight[train],
+        categorical_feature=list(categorical),
+        free_raw_data=True,
     )
-    valid_set = lgb.Dataset(x[valid], label=target[valid], reference=train_set)
+    valid_set = lgb.Dataset(
+        x[valid],
+        label=target[valid],
+        weight=None if weight is None else weight[valid],
+        reference=train_set,
+    )
     booster = lgb.train(
         config.lgb_params(objective, seed),
         train_set,
@@ -106,7 +117,12 @@ def fit_booster(
 
 
 def _cross_fitted_mean(
-    x: np.ndarray, y: np.ndarray, categorical: tuple[int, ...], config: UpliftConfig, seed: int
+    x: np.ndarray,
+    y: np.ndarray,
+    categorical: tuple[int, ...],
+    config: UpliftConfig,
+    seed: int,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """E[y | x] ignoring the treatment, each half predicted by a model fitted on the other half.
 
@@ -124,6 +140,7 @@ def _cross_fitted_mean(
             categorical=categorical,
             config=config,
             seed=seed + k,
+            weight=None if weight is None else weight[fit_rows],
         )
         out[score_rows] = _predict(model, x[score_rows], config.num_threads)
     return out
@@ -194,7 +211,13 @@ class UpliftModel:
         )
 
 
-def _check(y: np.ndarray, treatment: np.ndarray, learner: str, outcome: str) -> None:
+def _check(
+    y: np.ndarray,
+    treatment: np.ndarray,
+    learner: str,
+    outcome: str,
+    weight: np.ndarray | None = None,
+) -> None:
     if learner not in LEARNERS:
         raise ValueError(f"learner {learner!r} is not one of {', '.join(LEARNERS)}")
     if outcome not in OUTCOMES:
@@ -207,6 +230,10 @@ def _check(y: np.ndarray, treatment: np.ndarray, learner: str, outcome: str) -> 
         raise ValueError("both a treated and a control group are needed")
     if not np.isfinite(y).all():
         raise ValueError("outcomes must be finite numbers")
+    if weight is not None and (
+        len(weight) != len(y) or not np.isfinite(weight).all() or not (weight > 0).all()
+    ):
+        raise ValueError("weights must be one finite positive number per row")
     if outcome == "binary" and not np.isin(y, (0, 1)).all():
         raise ValueError("a binary outcome must be 0 or 1")
 
@@ -220,19 +247,28 @@ def fit_uplift(
     outcome: Outcome,
     spec: FeatureSpec,
     config: UpliftConfig,
+    weight: np.ndarray | None = None,
 ) -> UpliftModel:
     """Fit ``learner`` on a randomised sample (rows of ``x``, outcome ``y``, flags 0/1).
 
     Each booster gets its own seed derived from ``config.seed`` (so the learners are
     reproducible and the treated and control models do not share their bagging draws).
+
+    ``weight``: per-row weights, the inverse of the probability each row had of its arm when
+    the arms were drawn with unequal (or, across experiments, different) probabilities. The
+    treated share ``p`` the learners use is then the weighted share: with inverse-propensity
+    weights it is about 1/2, which is what the binary class transformation assumes.
     """
     y = np.asarray(y, dtype=np.float64)
     treatment = np.asarray(treatment, dtype=np.int64)
-    _check(y, treatment, learner, outcome)
+    if weight is not None:
+        weight = np.asarray(weight, dtype=np.float64)
+    _check(y, treatment, learner, outcome, weight)
     cat = spec.categorical_indices
     objective: Literal["binary", "regression"] = "binary" if outcome == "binary" else "regression"
     treated, control = treatment == 1, treatment == 0
-    p = float(treated.mean())
+    weights = np.ones(len(y)) if weight is None else weight
+    p = float(weights[treated].sum() / weights.sum())
     seed = config.seed
 
     def booster(rows: np.ndarray, target: np.ndarray, obj: str, offset: int) -> lgb.Booster:
@@ -243,6 +279,7 @@ def fit_uplift(
             categorical=cat,
             config=config,
             seed=seed + offset,
+            weight=None if weight is None else weight[rows],
         )
 
     boosters: dict[str, lgb.Booster] = {}
@@ -255,7 +292,7 @@ def fit_uplift(
             z = (y == treatment).astype(np.float64)
             boosters["transformed"] = booster(everyone, z, "binary", 3)
         else:
-            baseline = _cross_fitted_mean(x, y, cat, config, seed + 7)
+            baseline = _cross_fitted_mean(x, y, cat, config, seed + 7, weight)
             y_star = (y - baseline) * (treatment - p) / (p * (1.0 - p))
             boosters["transformed"] = booster(everyone, y_star, "regression", 3)
     if learner == "x_learner":

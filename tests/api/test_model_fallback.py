@@ -45,6 +45,7 @@ def test_corrupted_mlflow_store_falls_back_to_baselines(
         assert set(body["checks"]["fallbacks"]) == {
             "models.fallback.lead_score",
             "models.fallback.send_time",
+            "models.fallback.uplift",
         }
         assert "not a database" in body["checks"]["fallbacks"]["models.fallback.lead_score"]
 
@@ -53,6 +54,7 @@ def test_corrupted_mlflow_store_falls_back_to_baselines(
             decision = decide(client, lead["id"], NOW + dt.timedelta(minutes=minutes))
             assert "models.fallback.lead_score" in codes(decision)
             assert "models.fallback.send_time" in codes(decision)
+            assert "models.fallback.uplift" in codes(decision)
             assert decision["model_versions"] == {
                 "lead-score": "baseline:points",
                 "send-time": "send-time:priors",

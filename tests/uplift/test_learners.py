@@ -134,3 +134,49 @@ def test_bad_input_is_refused(y, t, outcome, learner, match):
             spec=spec,
             config=CONFIG,
         )
+
+
+def test_inverse_propensity_weights_unbias_the_class_transformation_of_a_small_holdout():
+    """A 15 % control group (a holdout's shape): the binary class transformation assumes 1/2
+    and is badly off without weights; with 1/propensity weights it recovers the uplift."""
+    frame, y, t = experiment(24_000, 5)
+    keep = (t == 1) | (np.random.default_rng(99).random(len(t)) < 0.18)
+    frame, y, t = frame.loc[keep].reset_index(drop=True), y[keep], t[keep]
+    share = float((t == 0).mean())
+    assert 0.1 < share < 0.2
+    spec, x = encoded(frame)
+    weight = np.where(t == 1, 1.0 / (1.0 - share), 1.0 / share)
+    test_frame, _, _ = experiment(6_000, 6)
+    x_test = spec.encode(test_frame)
+    truth = true_uplift(test_frame)
+    plain = fit_uplift(
+        x, y, t, learner="class_transformation", outcome="binary", spec=spec, config=CONFIG
+    )
+    weighted = fit_uplift(
+        x,
+        y,
+        t,
+        learner="class_transformation",
+        outcome="binary",
+        spec=spec,
+        config=CONFIG,
+        weight=weight / weight.mean(),
+    )
+    assert weighted.treated_share == pytest.approx(0.5)
+    assert plain.predict(x_test).mean() < truth.mean() - 0.1
+    assert abs(weighted.predict(x_test).mean() - truth.mean()) < 0.03
+    assert spearmanr(weighted.predict(x_test), truth).statistic > 0.5
+
+
+@pytest.mark.parametrize("bad", [np.array([1.0, -1.0]), np.array([np.nan, 1.0]), np.ones(3)])
+def test_bad_weights_are_refused(bad):
+    frame, y, t = experiment(200, 1)
+    spec, x = encoded(frame)
+    weight = np.ones(len(y))
+    weight[: len(bad)] = bad
+    if len(bad) == 3:
+        weight = np.ones(len(y) + 1)
+    with pytest.raises(ValueError, match="weights must be"):
+        fit_uplift(
+            x, y, t, learner="two_model", outcome="binary", spec=spec, config=CONFIG, weight=weight
+        )
