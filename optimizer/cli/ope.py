@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import tempfile
 from pathlib import Path
@@ -89,14 +90,18 @@ def _evaluate_store(
     resamples: int,
     model_resamples: int,
     mlflow: bool,
+    record: bool,
+    now: dt.datetime,
 ) -> None:
     from optimizer.ope.variants import (
         candidate_distribution,
         evaluate_variant_policy,
+        logged_value,
         variant_feedback,
     )
     from optimizer.store.db import make_engine, require_head, session_factory, transaction
     from optimizer.store.decision_log import load_variant_log
+    from optimizer.store.policy_evaluations import record_evaluation
 
     engine = make_engine(settings().resolved_database_url(), create_dirs=False)
     try:
@@ -104,7 +109,7 @@ def _evaluate_store(
         with transaction(session_factory(engine)) as session:
             log = load_variant_log(session, experiment_id)
     finally:
-        engine.dispose()
+        engine.dispose()  # the evaluation takes a while; the record opens a fresh connection
     dist = candidate_distribution(policy, log.variant_names)
     feedback = variant_feedback(log.arm, log.propensity, log.reward, dist)
     evaluation = evaluate_variant_policy(
@@ -117,6 +122,7 @@ def _evaluate_store(
         model_resamples=model_resamples,
     )
     w = evaluation.weights
+    current = logged_value(log.reward, log.metric)
     typer.echo(
         f"experiment {log.experiment_id} ({log.experiment_name}), metric {log.metric}: "
         f"{feedback.n_rounds:,} sends with a known reward ({log.pending} pending, "
@@ -149,6 +155,7 @@ def _evaluate_store(
             for e in evaluation.estimates
         },
         "weights": w.to_dict(),
+        "current": {"value": current[0], "ci_low": current[1], "ci_high": current[2]},
         "seed": seed,
         "resamples": resamples,
         "model_resamples": model_resamples,
@@ -180,6 +187,35 @@ def _evaluate_store(
         )
         if mlflow
         else None
+    )
+    payload["evaluation_id"] = None
+    if record:
+        # Recorded for the experiment page's "evaluate before rollout" card.
+        engine = make_engine(settings().resolved_database_url(), create_dirs=False)
+        try:
+            with transaction(session_factory(engine)) as session:
+                payload["evaluation_id"] = record_evaluation(
+                    session,
+                    experiment_id=log.experiment_id,
+                    policy=policy,
+                    candidate=payload["candidate"],
+                    metric=log.metric,
+                    rows=feedback.n_rounds,
+                    pending=log.pending,
+                    current=current,
+                    estimates=payload["estimates"],
+                    effective_sample_size=w.effective_sample_size,
+                    max_weight=w.max_weight,
+                    seed=seed,
+                    resamples=resamples,
+                    mlflow_run_id=payload["mlflow_run_id"],
+                    evaluated_at=now,
+                )
+        finally:
+            engine.dispose()
+    typer.echo(
+        f"logged policy's own value {current[0]:.4f} (95% {current[1]:.4f} – {current[2]:.4f})"
+        + (f"; recorded as evaluation {payload['evaluation_id']}" if record else "")
     )
     emit_json(payload)
 
@@ -226,6 +262,10 @@ def experiments_evaluate_policy(
     ),
     n_sim: int = typer.Option(1_000_000, help="Monte-Carlo draws of the BTS action distribution."),
     mlflow: bool = typer.Option(True, help="Log the run to MLflow."),
+    record: bool = typer.Option(
+        True,
+        help="With --log store: record the result in the store for the experiment page.",
+    ),
 ) -> None:
     """Estimate what a candidate policy would have earned on a logged file (IPW, SNIPW, DM, DR,
     switch-DR, DRos with bootstrap intervals and weight diagnostics)."""
@@ -241,6 +281,8 @@ def experiments_evaluate_policy(
             resamples=resamples,
             model_resamples=200 if model_resamples is None else model_resamples,
             mlflow=mlflow,
+            record=record,
+            now=dt.datetime.now(dt.UTC),
         )
         return
     if experiment is not None:

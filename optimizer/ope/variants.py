@@ -112,3 +112,23 @@ def evaluate_variant_policy(
         resamples=resamples,
         model_resamples=model_resamples if any(n in NEEDS_REWARD_MODEL for n in estimators) else 0,
     )
+
+
+def logged_value(
+    reward: np.ndarray, metric: str, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """The logged policy's own value on its log (the mean reward) and its interval: Wilson's
+    for a 0/1 metric, the normal approximation for revenue. No rows → ``InvalidInput``."""
+    from optimizer.stats.intervals import mean_interval, wilson_interval
+
+    values = np.asarray(reward, dtype=float)
+    n = int(values.size)
+    if n == 0:
+        raise InvalidInput("the log has no sends with a known reward", field="log")
+    mean = float(values.mean())
+    if metric in BINARY:
+        low, high = wilson_interval(int(values.sum()), n, confidence)
+    else:
+        variance = float(values.var(ddof=1)) if n > 1 else 0.0
+        low, high = mean_interval(mean, variance, n, confidence)
+    return mean, float(low), float(high)

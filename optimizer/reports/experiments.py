@@ -25,9 +25,18 @@ from optimizer.store.models import (
     Experiment,
     Variant,
 )
+from optimizer.store.policy_evaluations import StoredEvaluation, latest_evaluations
 from optimizer.store.provider_messages import delivery_by_variant
 
 CURVE_POINTS = 120
+# An off-policy estimate resting on fewer effective sends than this is flagged as fragile.
+MIN_EFFECTIVE_SAMPLE = 100
+# The estimators the card's headline prefers, in order (revenue has no DR: SNIPW then).
+HEADLINE_ESTIMATORS = ("dr", "snipw", "ipw")
+EVALUATE_COMMAND = (
+    "optimizer experiments evaluate-policy --log store --experiment {id} --policy "
+    "uniform|variant:NAME|split:A=0.5,B=0.5"
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,101 @@ class ExperimentReport(Jsonable):
     allocation: tuple[AllocationRow, ...]
     decisions: int
     holdout: HoldoutLift | None = None
+    # "Evaluate before rollout": the newest off-policy evaluations of candidate policies.
+    evaluations: tuple[RolloutEvaluation, ...] = ()
+    evaluate_command: str = ""
+
+
+@dataclass(frozen=True)
+class EstimateRow(Jsonable):
+    estimator: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+@dataclass(frozen=True)
+class RolloutEvaluation(Jsonable):
+    """One "evaluate before rollout" result: what a candidate policy would have earned on the
+    experiment's own logged sends (off-policy), against what the logged policy earned."""
+
+    evaluation_id: int
+    policy: str
+    candidate: dict[str, float]
+    logging_policy: str
+    metric: str
+    rows: int
+    pending: int
+    evaluated_at: dt.datetime
+    headline: str | None  # the estimator the verdict reads (dr, else snipw, else ipw)
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    current_value: float
+    current_low: float
+    current_high: float
+    verdict_kind: str  # better | worse | not_distinguishable | unavailable
+    verdict: str
+    estimates: tuple[EstimateRow, ...]
+    effective_sample_size: float
+    max_weight: float
+    small_sample: bool
+    mlflow_run_id: str | None
+
+
+def rollout_verdict(ci_low: float | None, ci_high: float | None, current: float) -> tuple[str, str]:
+    """The candidate's interval against the logged policy's value, in a marketer's words."""
+    if ci_low is None or ci_high is None:
+        return "unavailable", "No estimate: the estimator gave no finite figure on this log."
+    if ci_low > current:
+        return "better", "Likely better than the current policy: its whole interval is above."
+    if ci_high < current:
+        return "worse", "Likely worse than the current policy: its whole interval is below."
+    return (
+        "not_distinguishable",
+        "Not distinguishable yet: its interval includes the current policy's value.",
+    )
+
+
+def rollout_evaluation(stored: StoredEvaluation) -> RolloutEvaluation:
+    headline = next((n for n in HEADLINE_ESTIMATORS if n in stored.estimates), None)
+    figures = stored.estimates.get(headline) if headline else None
+    value, low, high = (
+        (figures.value, figures.ci_low, figures.ci_high) if figures else (None, None, None)
+    )
+    kind, verdict = rollout_verdict(low, high, stored.current_value)
+    small = stored.effective_sample_size < MIN_EFFECTIVE_SAMPLE
+    if small:
+        verdict += (
+            f" Fragile: it rests on an effective sample of {stored.effective_sample_size:,.0f}"
+            f" sends (fewer than {MIN_EFFECTIVE_SAMPLE})."
+        )
+    return RolloutEvaluation(
+        evaluation_id=stored.id,
+        policy=stored.policy,
+        candidate=dict(stored.candidate),
+        logging_policy=stored.logging_policy,
+        metric=stored.metric,
+        rows=stored.rows,
+        pending=stored.pending,
+        evaluated_at=stored.evaluated_at,
+        headline=headline,
+        value=value,
+        ci_low=low,
+        ci_high=high,
+        current_value=stored.current_value,
+        current_low=stored.current_low,
+        current_high=stored.current_high,
+        verdict_kind=kind,
+        verdict=verdict,
+        estimates=tuple(
+            EstimateRow(name, f.value, f.ci_low, f.ci_high) for name, f in stored.estimates.items()
+        ),
+        effective_sample_size=stored.effective_sample_size,
+        max_weight=stored.max_weight,
+        small_sample=small,
+        mlflow_run_id=stored.mlflow_run_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -371,6 +475,10 @@ def experiment_report(session: Session, *, experiment_id: int, seed: int = 0) ->
         allocation=_allocation(session, experiment.id, names),
         decisions=int(decisions or 0),
         holdout=holdout_lift(session, experiment),
+        evaluations=tuple(
+            rollout_evaluation(e) for e in latest_evaluations(session, experiment.id)
+        ),
+        evaluate_command=EVALUATE_COMMAND.format(id=experiment.id),
     )
 
 

@@ -45,6 +45,7 @@ APPEND_ONLY_TABLES = (
     "decision_rewards",
     "lead_changes",
     "provider_messages",
+    "policy_evaluations",
 )
 
 
@@ -375,3 +376,37 @@ class ProviderMessage(Base):
     answer: Mapped[str | None] = mapped_column(Text)  # the reply text answered (inbound)
     occurred_at: Mapped[dt.datetime | None]  # the provider's time, when it gives one
     received_at: Mapped[dt.datetime]
+
+
+class PolicyEvaluation(Base):
+    """An off-policy estimate of a candidate policy from an experiment's own log (append-only).
+
+    One row per ``optimizer experiments evaluate-policy --log store`` run (migration 0004):
+    ``estimates`` maps each estimator (``ipw``, ``snipw``, ``dm``, ``dr`` …) to its ``value``,
+    ``ci_low``, ``ci_high`` (non-finite figures stored as null); ``current_*`` is the logged
+    policy's own value (the mean reward of the logged sends) with its interval.
+    """
+
+    __tablename__ = "policy_evaluations"
+    __table_args__ = (Index("ix_policy_evaluations_experiment", "experiment_id", "evaluated_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"))
+    policy: Mapped[str] = mapped_column(
+        String(200)
+    )  # the candidate as given: uniform | variant:NAME | split:…
+    candidate: Mapped[dict[str, Any]] = mapped_column(JSON)  # variant name -> probability
+    logging_policy: Mapped[str] = mapped_column(String(40))  # the experiment's own policy
+    metric: Mapped[str] = mapped_column(String(20))
+    rows: Mapped[int] = mapped_column(Integer)  # logged sends with a known reward used
+    pending: Mapped[int] = mapped_column(Integer)  # sends whose reward was not known yet
+    current_value: Mapped[float] = mapped_column(Float)
+    current_low: Mapped[float] = mapped_column(Float)
+    current_high: Mapped[float] = mapped_column(Float)
+    estimates: Mapped[dict[str, Any]] = mapped_column(JSON)
+    effective_sample_size: Mapped[float] = mapped_column(Float)
+    max_weight: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    resamples: Mapped[int] = mapped_column(Integer)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    evaluated_at: Mapped[dt.datetime]

@@ -34,6 +34,14 @@ def _seed(engine: Engine) -> None:
         " recorded_at) VALUES ('d1', 'reply', 1.0, 'outcome', :ts)",
         "provider_messages": "INSERT INTO provider_messages (provider, provider_message_id, kind,"
         " status, decision_id, received_at) VALUES ('twilio', 'SM1', 'status', 'sent', 'd1', :ts)",
+        "experiments": "INSERT INTO experiments (id, name, metric, policy, policy_params, status,"
+        " attribution_hours, seed, created_at) VALUES (1, 'e1', 'reply', 'thompson', '{}',"
+        " 'running', 72, 0, :ts)",
+        "policy_evaluations": "INSERT INTO policy_evaluations (experiment_id, policy, candidate,"
+        " logging_policy, metric, rows, pending, current_value, current_low, current_high,"
+        " estimates, effective_sample_size, max_weight, seed, resamples, evaluated_at)"
+        " VALUES (1, 'uniform', '{}', 'thompson', 'reply', 10, 0, 0.2, 0.1, 0.3, '{}', 9.5, 1.2,"
+        " 1, 100, :ts)",
     }
     with engine.begin() as conn:
         for sql in rows.values():
@@ -100,6 +108,13 @@ _REPLACE_COLUMNS = {
     "provider_messages": (
         "id, error_code, provider, provider_message_id, kind, status, received_at",
         "1, '21610', 'twilio', 'SM1', 'status', 'sent', :ts",
+    ),
+    "policy_evaluations": (
+        "id, policy, experiment_id, candidate, logging_policy, metric, rows, pending,"
+        " current_value, current_low, current_high, estimates, effective_sample_size,"
+        " max_weight, seed, resamples, evaluated_at",
+        "1, 'variant:A', 1, '{}', 'thompson', 'reply', 10, 0, 0.2, 0.1, 0.3, '{}', 9.5, 1.2,"
+        " 1, 100, :ts",
     ),
 }
 # Unique keys other than the primary key: (conflict columns, the id to give the new row).
