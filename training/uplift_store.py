@@ -64,6 +64,8 @@ class Unit:
     decided_at: dt.datetime
     treated: bool
     propensity: float
+    probability: float | None = None  # the lead score the decision logged
+    segment: str | None = None  # its hot / warm / cold band
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ def assigned_units(
                 decided_at=d.decided_at,
                 treated=not d.held_out,
                 propensity=share if d.held_out else 1.0 - share,
+                probability=d.probability,
+                segment=d.segment,
             )
         )
     units.sort(key=lambda u: (u.decided_at, u.experiment_id, u.lead_id))
@@ -258,4 +262,62 @@ def store_uplift_data(
         warnings=tuple(warnings),
         propensity=propensity,
         weight=weight,
+    )
+
+
+@dataclass(frozen=True)
+class HoldoutLog:
+    """One experiment's randomised sample for off-policy evaluation of a targeting rule: the
+    units (texted or held out, with the propensity of that and the decision's logged score) and
+    each unit's outcome within the window."""
+
+    experiment_id: int
+    share: float
+    units: tuple[Unit, ...]
+    y: np.ndarray
+    counts: UnitCounts
+    target: StoreTarget
+    window_days: int
+
+
+def store_holdout_log(
+    session: Session,
+    *,
+    experiment_id: int,
+    as_of: dt.datetime,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    target: StoreTarget = "reply",
+) -> HoldoutLog:
+    """The holdout sample of ``experiment_id`` as of ``as_of`` (the same units and labels as
+    :func:`store_uplift_data`, without features). An experiment with no holdout, or no unit
+    of either arm with a closed window, is refused naming the counts."""
+    _check_args(as_of, window_days, target, 1)
+    as_of = as_of.astimezone(dt.UTC)
+    window = dt.timedelta(days=window_days)
+    shares = _holdout_experiments(session, [experiment_id])
+    decisions = load_assigned_decisions(
+        session, experiment_ids=list(shares), holdout_reason=HOLDOUT_REASON, before=as_of
+    )
+    units, counts = assigned_units(decisions, shares, as_of=as_of, window=window)
+    if min(counts.treated, counts.control) < 1:
+        raise InvalidInput(
+            f"experiment {experiment_id} as of {as_of.isoformat()}: {counts.treated} leads texted "
+            f"and {counts.control} held out with a closed {window_days}-day window (at least one "
+            f"of each needed; {counts.open_window} more still inside their window)"
+        )
+    events = load_outcome_events(
+        session,
+        lead_ids=sorted({u.lead_id for u in units}),
+        types=outcome_types(target),
+        before=as_of,
+    )
+    y = outcome_labels(units, events, target=target, window=window)
+    return HoldoutLog(
+        experiment_id=experiment_id,
+        share=shares[experiment_id],
+        units=tuple(units),
+        y=y,
+        counts=counts,
+        target=target,
+        window_days=window_days,
     )

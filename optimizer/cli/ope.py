@@ -8,10 +8,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 
 from optimizer.cli.app import experiments_app
 from optimizer.cli.common import emit_json, settings
+from optimizer.cli.lead_score import _parse_as_of
 from optimizer.errors import InvalidInput
 from optimizer.ope.report import (
     LogEvaluationConfig,
@@ -21,6 +23,7 @@ from optimizer.ope.report import (
     metrics_for_mlflow,
     run_log_evaluation,
 )
+from optimizer.ope.targeting import is_targeting
 
 MLFLOW_EXPERIMENT = "off-policy-evaluation"
 
@@ -220,6 +223,165 @@ def _evaluate_store(
     emit_json(payload)
 
 
+def _evaluate_targeting(
+    experiment_id: int,
+    policy: str,
+    estimators: tuple[str, ...],
+    *,
+    target: str,
+    window_days: int,
+    as_of: dt.datetime,
+    folds: int,
+    seed: int,
+    resamples: int,
+    model_resamples: int,
+    mlflow: bool,
+    record: bool,
+    now: dt.datetime,
+) -> None:
+    """A targeting rule (text or hold, from the logged lead score) on the experiment's
+    randomised holdout: texted leads against held-out ones, each with its propensity."""
+    from optimizer.ope.targeting import ACTIONS, targeting_feedback, targeting_texts
+    from optimizer.ope.variants import evaluate_variant_policy, logged_value
+    from optimizer.store.db import make_engine, require_head, session_factory, transaction
+    from optimizer.store.policy_evaluations import record_evaluation
+    from training.uplift_store import STORE_TARGETS, store_holdout_log
+
+    if target not in STORE_TARGETS:
+        raise InvalidInput(
+            f"--target {target!r} is not one of {', '.join(STORE_TARGETS)}", field="target"
+        )
+    # The rule is checked before the store is read: a typo fails at once.
+    targeting_texts(policy, [], [])
+    engine = make_engine(settings().resolved_database_url(), create_dirs=False)
+    try:
+        require_head(engine)
+        with transaction(session_factory(engine)) as session:
+            log = store_holdout_log(
+                session,
+                experiment_id=experiment_id,
+                as_of=as_of,
+                window_days=window_days,
+                target=target,  # type: ignore[arg-type]
+            )
+    finally:
+        engine.dispose()
+    texted = np.array([1 if u.treated else 0 for u in log.units], dtype=np.int64)
+    propensity = np.array([u.propensity for u in log.units], dtype=float)
+    rule = targeting_texts(
+        policy, [u.probability for u in log.units], [u.segment for u in log.units]
+    )
+    feedback = targeting_feedback(texted, propensity, log.y, rule)
+    evaluation = evaluate_variant_policy(
+        feedback,
+        target,
+        estimators=estimators,
+        seed=seed,
+        resamples=resamples,
+        folds=folds,
+        model_resamples=model_resamples,
+    )
+    w = evaluation.weights
+    current = logged_value(log.y, target)
+    texts = float(rule.mean())
+    typer.echo(
+        f"experiment {experiment_id}, {target} within {window_days} days as of "
+        f"{as_of.isoformat()}: {log.counts.treated:,} leads texted and {log.counts.control:,} "
+        f"held out ({log.share:.0%} holdout; {log.counts.open_window} still inside their window)"
+    )
+    typer.echo(f"candidate {policy}: texts {texts:.0%} of these leads")
+    typer.echo(
+        f"weights: effective sample size {w.effective_sample_size:,.0f} ({w.ess_share:.1%}), "
+        f"max weight {w.max_weight:.2f}, mean weight {w.mean_weight:.3f}"
+    )
+    typer.echo(f"{'estimator':<11}{'estimate':>10}{'95% interval':>22}")
+    for e in evaluation.estimates:
+        typer.echo(f"{e.estimator:<11}{e.value:>10.4f}{f'{e.ci_low:.4f} – {e.ci_high:.4f}':>22}")
+    candidate = dict(zip(ACTIONS, (1.0 - texts, texts), strict=True))
+    estimates = {
+        e.estimator: {k: v for k, v in e.to_dict().items() if k != "estimator"}
+        for e in evaluation.estimates
+    }
+    payload: dict[str, Any] = {
+        "log": "store",
+        "kind": "targeting",
+        "experiment_id": experiment_id,
+        "metric": target,
+        "window_days": window_days,
+        "as_of": as_of.isoformat(),
+        "policy": policy,
+        "candidate": candidate,
+        "rows": feedback.n_rounds,
+        "texted": log.counts.treated,
+        "held_out": log.counts.control,
+        "pending": log.counts.open_window,
+        "estimates": estimates,
+        "weights": w.to_dict(),
+        "current": {"value": current[0], "ci_low": current[1], "ci_high": current[2]},
+        "seed": seed,
+        "resamples": resamples,
+        "model_resamples": model_resamples,
+    }
+    payload["mlflow_run_id"] = (
+        _mlflow_run(
+            f"evaluate-policy:store:{policy}",
+            {
+                "log": "store",
+                "kind": "targeting",
+                "experiment_id": experiment_id,
+                "metric": target,
+                "window_days": window_days,
+                "policy": policy,
+                "estimators": ",".join(e.estimator for e in evaluation.estimates),
+                "seed": seed,
+                "resamples": resamples,
+                "rows": feedback.n_rounds,
+            },
+            {
+                **{
+                    f"{e.estimator}.{key}": float(getattr(e, key))
+                    for e in evaluation.estimates
+                    for key in ("value", "ci_low", "ci_high", "std_error")
+                },
+                **{f"weights.{k}": float(v) for k, v in w.to_dict().items()},
+                "logged_mean_reward": current[0],
+            },
+            payload,
+        )
+        if mlflow
+        else None
+    )
+    payload["evaluation_id"] = None
+    if record:
+        engine = make_engine(settings().resolved_database_url(), create_dirs=False)
+        try:
+            with transaction(session_factory(engine)) as session:
+                payload["evaluation_id"] = record_evaluation(
+                    session,
+                    experiment_id=experiment_id,
+                    policy=policy,
+                    candidate=candidate,
+                    metric=target,
+                    rows=feedback.n_rounds,
+                    pending=log.counts.open_window,
+                    current=current,
+                    estimates=estimates,
+                    effective_sample_size=w.effective_sample_size,
+                    max_weight=w.max_weight,
+                    seed=seed,
+                    resamples=resamples,
+                    mlflow_run_id=payload["mlflow_run_id"],
+                    evaluated_at=now,
+                )
+        finally:
+            engine.dispose()
+    typer.echo(
+        f"logged policy's own value {current[0]:.4f} (95% {current[1]:.4f} – {current[2]:.4f})"
+        + (f"; recorded as evaluation {payload['evaluation_id']}" if record else "")
+    )
+    emit_json(payload)
+
+
 @experiments_app.command("evaluate-policy")
 def experiments_evaluate_policy(
     log: str = typer.Option(
@@ -232,7 +394,8 @@ def experiments_evaluate_policy(
         ...,
         "--policy",
         help="Candidate policy. CSV: uniform | bts. Store: uniform | variant:NAME | "
-        "split:A=0.5,B=0.5.",
+        "split:A=0.5,B=0.5 (variant choice); target:all | target:none | target:score>=P | "
+        "target:band=hot,warm (whom to text, on the experiment's holdout).",
     ),
     experiment: int | None = typer.Option(None, help="Experiment id (with --log store)."),
     prior: Path | None = typer.Option(
@@ -266,12 +429,39 @@ def experiments_evaluate_policy(
         True,
         help="With --log store: record the result in the store for the experiment page.",
     ),
+    target: str = typer.Option(
+        "reply", "--target", help="Targeting rules: the outcome, reply | conversion."
+    ),
+    window_days: int = typer.Option(
+        7, "--window-days", help="Targeting rules: days after a decision an outcome counts."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Targeting rules: only windows closed by then (default: now)."
+    ),
 ) -> None:
     """Estimate what a candidate policy would have earned on a logged file (IPW, SNIPW, DM, DR,
     switch-DR, DRos with bootstrap intervals and weight diagnostics)."""
     if log == "store":
         if experiment is None:
             raise InvalidInput("--log store needs --experiment ID", field="experiment")
+        now = dt.datetime.now(dt.UTC)
+        if is_targeting(policy):
+            _evaluate_targeting(
+                experiment,
+                policy,
+                estimator_list(estimators),
+                target=target,
+                window_days=window_days,
+                as_of=now if as_of is None else _parse_as_of(as_of),
+                folds=folds,
+                seed=seed,
+                resamples=resamples,
+                model_resamples=200 if model_resamples is None else model_resamples,
+                mlflow=mlflow,
+                record=record,
+                now=now,
+            )
+            return
         _evaluate_store(
             experiment,
             policy,
@@ -282,7 +472,7 @@ def experiments_evaluate_policy(
             model_resamples=200 if model_resamples is None else model_resamples,
             mlflow=mlflow,
             record=record,
-            now=dt.datetime.now(dt.UTC),
+            now=now,
         )
         return
     if experiment is not None:

@@ -42,6 +42,10 @@ class AssignedDecision:
     held_out: bool  # a hold whose reasons carry the holdout's code
     sent: bool  # its dispatch-time confirmation allowed the text
     propensity: float | None
+    # The lead score the decision logged (its calibrated probability and hot/warm/cold band):
+    # what a targeting rule evaluated off-policy reads.
+    probability: float | None = None
+    segment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ def load_assigned_decisions(
             Decision.reasons,
             Decision.propensity,
             DecisionConfirmation.allowed,
+            Decision.probability,
+            Decision.segment,
         )
         .outerjoin(
             DecisionConfirmation,
@@ -104,7 +110,18 @@ def load_assigned_decisions(
         .order_by(Decision.created_at, Decision.id)
     ).all()
     out: list[AssignedDecision] = []
-    for decision_id, experiment_id, lead_id, created_at, action, reasons, p, allowed in rows:
+    for (
+        decision_id,
+        experiment_id,
+        lead_id,
+        created_at,
+        action,
+        reasons,
+        p,
+        allowed,
+        probability,
+        segment,
+    ) in rows:
         held = action == "hold" and any(
             isinstance(r, dict) and r.get("code") == holdout_reason for r in reasons or ()
         )
@@ -118,6 +135,8 @@ def load_assigned_decisions(
                 held_out=held,
                 sent=bool(allowed) and action != "hold",
                 propensity=None if p is None else float(p),
+                probability=None if probability is None else float(probability),
+                segment=None if segment is None else str(segment),
             )
         )
     return out
