@@ -15,6 +15,7 @@ from optimizer.cli.app import experiments_app
 from optimizer.cli.common import emit_json, settings
 from optimizer.cli.lead_score import _parse_as_of
 from optimizer.errors import InvalidInput
+from optimizer.ope.estimators import Evaluation
 from optimizer.ope.report import (
     LogEvaluationConfig,
     LogEvaluationReport,
@@ -83,6 +84,80 @@ def _mlflow_run(
         return str(run.info.run_id)
 
 
+def _finish_store_evaluation(
+    payload: dict[str, Any],
+    evaluation: Evaluation,
+    current: tuple[float, float, float],
+    *,
+    params: dict[str, Any],
+    mlflow: bool,
+    record: bool,
+    now: dt.datetime,
+) -> None:
+    """The MLflow run, the store's record (for the experiment page's "evaluate before rollout"
+    card) and the output of an evaluation on the store's log; ``payload`` carries the figures."""
+    from optimizer.store.db import make_engine, session_factory, transaction
+    from optimizer.store.policy_evaluations import record_evaluation
+
+    weights = evaluation.weights
+    payload["mlflow_run_id"] = (
+        _mlflow_run(
+            f"evaluate-policy:store:{payload['policy']}",
+            {
+                "log": "store",
+                **{
+                    k: payload[k]
+                    for k in ("experiment_id", "metric", "policy", "seed", "resamples")
+                },
+                "estimators": ",".join(e.estimator for e in evaluation.estimates),
+                "rows": payload["rows"],
+                **params,
+            },
+            {
+                **{
+                    f"{e.estimator}.{key}": float(getattr(e, key))
+                    for e in evaluation.estimates
+                    for key in ("value", "ci_low", "ci_high", "std_error")
+                },
+                **{f"weights.{k}": float(v) for k, v in weights.to_dict().items()},
+                "logged_mean_reward": current[0],
+            },
+            payload,
+        )
+        if mlflow
+        else None
+    )
+    payload["evaluation_id"] = None
+    if record:
+        engine = make_engine(settings().resolved_database_url(), create_dirs=False)
+        try:
+            with transaction(session_factory(engine)) as session:
+                payload["evaluation_id"] = record_evaluation(
+                    session,
+                    experiment_id=payload["experiment_id"],
+                    policy=payload["policy"],
+                    candidate=payload["candidate"],
+                    metric=payload["metric"],
+                    rows=payload["rows"],
+                    pending=payload["pending"],
+                    current=current,
+                    estimates=payload["estimates"],
+                    effective_sample_size=weights.effective_sample_size,
+                    max_weight=weights.max_weight,
+                    seed=payload["seed"],
+                    resamples=payload["resamples"],
+                    mlflow_run_id=payload["mlflow_run_id"],
+                    evaluated_at=now,
+                )
+        finally:
+            engine.dispose()
+    typer.echo(
+        f"logged policy's own value {current[0]:.4f} (95% {current[1]:.4f} – {current[2]:.4f})"
+        + (f"; recorded as evaluation {payload['evaluation_id']}" if record else "")
+    )
+    emit_json(payload)
+
+
 def _evaluate_store(
     experiment_id: int,
     policy: str,
@@ -104,7 +179,6 @@ def _evaluate_store(
     )
     from optimizer.store.db import make_engine, require_head, session_factory, transaction
     from optimizer.store.decision_log import load_variant_log
-    from optimizer.store.policy_evaluations import record_evaluation
 
     engine = make_engine(settings().resolved_database_url(), create_dirs=False)
     try:
@@ -163,64 +237,15 @@ def _evaluate_store(
         "resamples": resamples,
         "model_resamples": model_resamples,
     }
-    payload["mlflow_run_id"] = (
-        _mlflow_run(
-            f"evaluate-policy:store:{policy}",
-            {
-                "log": "store",
-                "experiment_id": log.experiment_id,
-                "metric": log.metric,
-                "policy": policy,
-                "estimators": ",".join(e.estimator for e in evaluation.estimates),
-                "folds": folds,
-                "seed": seed,
-                "resamples": resamples,
-                "rows": feedback.n_rounds,
-            },
-            {
-                **{
-                    f"{e.estimator}.{key}": float(getattr(e, key))
-                    for e in evaluation.estimates
-                    for key in ("value", "ci_low", "ci_high", "std_error")
-                },
-                **{f"weights.{k}": float(v) for k, v in w.to_dict().items()},
-                "logged_mean_reward": float(log.reward.mean()),
-            },
-            payload,
-        )
-        if mlflow
-        else None
+    _finish_store_evaluation(
+        payload,
+        evaluation,
+        current,
+        params={"folds": folds},
+        mlflow=mlflow,
+        record=record,
+        now=now,
     )
-    payload["evaluation_id"] = None
-    if record:
-        # Recorded for the experiment page's "evaluate before rollout" card.
-        engine = make_engine(settings().resolved_database_url(), create_dirs=False)
-        try:
-            with transaction(session_factory(engine)) as session:
-                payload["evaluation_id"] = record_evaluation(
-                    session,
-                    experiment_id=log.experiment_id,
-                    policy=policy,
-                    candidate=payload["candidate"],
-                    metric=log.metric,
-                    rows=feedback.n_rounds,
-                    pending=log.pending,
-                    current=current,
-                    estimates=payload["estimates"],
-                    effective_sample_size=w.effective_sample_size,
-                    max_weight=w.max_weight,
-                    seed=seed,
-                    resamples=resamples,
-                    mlflow_run_id=payload["mlflow_run_id"],
-                    evaluated_at=now,
-                )
-        finally:
-            engine.dispose()
-    typer.echo(
-        f"logged policy's own value {current[0]:.4f} (95% {current[1]:.4f} – {current[2]:.4f})"
-        + (f"; recorded as evaluation {payload['evaluation_id']}" if record else "")
-    )
-    emit_json(payload)
 
 
 def _evaluate_targeting(
@@ -244,7 +269,6 @@ def _evaluate_targeting(
     from optimizer.ope.targeting import ACTIONS, targeting_feedback, targeting_texts
     from optimizer.ope.variants import evaluate_variant_policy, logged_value
     from optimizer.store.db import make_engine, require_head, session_factory, transaction
-    from optimizer.store.policy_evaluations import record_evaluation
     from training.uplift_store import STORE_TARGETS, store_holdout_log
 
     if target not in STORE_TARGETS:
@@ -322,64 +346,15 @@ def _evaluate_targeting(
         "resamples": resamples,
         "model_resamples": model_resamples,
     }
-    payload["mlflow_run_id"] = (
-        _mlflow_run(
-            f"evaluate-policy:store:{policy}",
-            {
-                "log": "store",
-                "kind": "targeting",
-                "experiment_id": experiment_id,
-                "metric": target,
-                "window_days": window_days,
-                "policy": policy,
-                "estimators": ",".join(e.estimator for e in evaluation.estimates),
-                "seed": seed,
-                "resamples": resamples,
-                "rows": feedback.n_rounds,
-            },
-            {
-                **{
-                    f"{e.estimator}.{key}": float(getattr(e, key))
-                    for e in evaluation.estimates
-                    for key in ("value", "ci_low", "ci_high", "std_error")
-                },
-                **{f"weights.{k}": float(v) for k, v in w.to_dict().items()},
-                "logged_mean_reward": current[0],
-            },
-            payload,
-        )
-        if mlflow
-        else None
+    _finish_store_evaluation(
+        payload,
+        evaluation,
+        current,
+        params={"kind": "targeting", "window_days": window_days},
+        mlflow=mlflow,
+        record=record,
+        now=now,
     )
-    payload["evaluation_id"] = None
-    if record:
-        engine = make_engine(settings().resolved_database_url(), create_dirs=False)
-        try:
-            with transaction(session_factory(engine)) as session:
-                payload["evaluation_id"] = record_evaluation(
-                    session,
-                    experiment_id=experiment_id,
-                    policy=policy,
-                    candidate=candidate,
-                    metric=target,
-                    rows=feedback.n_rounds,
-                    pending=log.counts.open_window,
-                    current=current,
-                    estimates=estimates,
-                    effective_sample_size=w.effective_sample_size,
-                    max_weight=w.max_weight,
-                    seed=seed,
-                    resamples=resamples,
-                    mlflow_run_id=payload["mlflow_run_id"],
-                    evaluated_at=now,
-                )
-        finally:
-            engine.dispose()
-    typer.echo(
-        f"logged policy's own value {current[0]:.4f} (95% {current[1]:.4f} – {current[2]:.4f})"
-        + (f"; recorded as evaluation {payload['evaluation_id']}" if record else "")
-    )
-    emit_json(payload)
 
 
 @experiments_app.command("evaluate-policy")
