@@ -176,6 +176,7 @@ def tune_lead_score(
 
         def objective(trial: optuna.Trial) -> float:
             config, trial_drift = suggest(trial, base, drift)
+            pruned: optuna.TrialPruned | None = None
             with mlflow.start_run(
                 experiment_id=experiment_id, run_name=f"trial {trial.number}", nested=True
             ):
@@ -187,28 +188,35 @@ def tune_lead_score(
                     mlflow.log_metric("walk_forward.roc_auc_so_far", auc, step=index)
                     trial.report(auc, index)
                     if trial.should_prune():
-                        mlflow.set_tag("tune.state", "pruned")
                         raise optuna.TrialPruned(f"pruned after step {index}")
 
-                comparison = evaluate_walk_forward(
-                    walked,
-                    config=config,
-                    window=window,
-                    step=step,
-                    drift=trial_drift,
-                    on_step=on_step,
-                    baselines=False,
-                )
-                value = float(comparison.model.roc_auc)
-                mlflow.set_tag("tune.state", "complete")
-                mlflow.log_metrics(
-                    {
-                        "walk_forward.roc_auc": value,
-                        "walk_forward.pr_auc": comparison.model.pr_auc,
-                        "walk_forward.brier": comparison.model.brier,
-                    }
-                )
-                return value
+                try:
+                    comparison = evaluate_walk_forward(
+                        walked,
+                        config=config,
+                        window=window,
+                        step=step,
+                        drift=trial_drift,
+                        on_step=on_step,
+                        baselines=False,
+                    )
+                except optuna.TrialPruned as exc:
+                    # A pruned trial is a finished run (stopped on purpose), not a failed one.
+                    mlflow.set_tag("tune.state", "pruned")
+                    pruned = exc
+                else:
+                    value = float(comparison.model.roc_auc)
+                    mlflow.set_tag("tune.state", "complete")
+                    mlflow.log_metrics(
+                        {
+                            "walk_forward.roc_auc": value,
+                            "walk_forward.pr_auc": comparison.model.pr_auc,
+                            "walk_forward.brier": comparison.model.brier,
+                        }
+                    )
+            if pruned is not None:
+                raise pruned
+            return value
 
         study.optimize(objective, n_trials=trials, timeout=timeout_seconds)
         states = [t.state for t in study.trials]
@@ -222,16 +230,18 @@ def tune_lead_score(
         mlflow.log_figure(figure, IMPORTANCE_ARTIFACT)
         plt.close(figure)
         mlflow.log_dict(
-            [
-                {
-                    "number": t.number,
-                    "state": t.state.name,
-                    "value": t.value,
-                    "params": t.params,
-                    "intermediate": {str(k): v for k, v in t.intermediate_values.items()},
-                }
-                for t in study.trials
-            ],
+            {
+                "trials": [
+                    {
+                        "number": t.number,
+                        "state": t.state.name,
+                        "value": t.value,
+                        "params": t.params,
+                        "intermediate": {str(k): v for k, v in t.intermediate_values.items()},
+                    }
+                    for t in study.trials
+                ]
+            },
             TRIALS_ARTIFACT,
         )
         tune_seconds = time.perf_counter() - started

@@ -176,6 +176,12 @@ def train_lead_score_command(
     else:
         if target or positive or sep or drop:
             raise InvalidInput("--target/--positive/--sep/--drop apply to --csv only")
+        if changes:
+            raise InvalidInput(
+                "--changes applies to --csv only: the store's features have no drifting "
+                "columns (its rows are touches of many leads; --half-life, --monotone and "
+                "--recent-validation do apply)"
+            )
         data = _store_data(horizon_days or cfg.conversion_horizon_days, _parse_as_of(as_of))
     for message in data.warnings:
         typer.echo(f"warning: {message}", err=True)

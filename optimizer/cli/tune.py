@@ -29,7 +29,7 @@ from optimizer.cli.lead_score import (
 from optimizer.errors import InvalidInput
 
 # Measured on the bank file (41,188 rows, W=20,000, S=1,000) on a 2-core machine: see README.
-DEFAULT_TRIALS = 20
+DEFAULT_TRIALS = 30
 DEFAULT_TIMEOUT_SECONDS = 480.0
 
 

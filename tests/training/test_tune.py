@@ -47,6 +47,7 @@ def test_tune_makes_a_parent_run_with_trial_children_and_registers_the_best(
     )
     roles = sorted(r.data.tags["tune.role"] for r in children)
     assert roles == ["final", "trial", "trial", "trial"]
+    assert all(r.info.status == "FINISHED" for r in children)
     trial = next(r for r in children if r.data.tags["tune.role"] == "trial")
     history = client.get_metric_history(trial.info.run_id, "walk_forward.roc_auc_so_far")
     assert [m.step for m in history] == [0, 1]  # (1100 - 500) / 300 steps
@@ -115,3 +116,11 @@ def test_train_refuses_a_bad_half_life(
     err = capsys.readouterr().err
     assert code == 2
     assert f"--half-life {float(half_life)}: a positive number of rows expected" in err
+
+
+def test_changes_are_refused_on_the_store_path(
+    ml_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", "lead-score", "--changes", "euribor3m"])
+    assert code == 2
+    assert "--changes applies to --csv only" in capsys.readouterr().err
