@@ -13,13 +13,17 @@ Splits:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from optimizer.errors import InvalidInput
+from optimizer.models.drift import DriftOptions, monotone_vector, recency_weights, with_changes
 from optimizer.models.encoding import FeatureSpec, fit_spec
 from optimizer.models.engine import Engine
 from optimizer.models.lead_score import FitResult, TrainConfig, fit_lead_score
@@ -57,13 +61,17 @@ class PointsCalibration:
         return 1.0 / (1.0 + np.exp(-(self.a * points + self.b)))
 
 
-def fit_points(frame: pd.DataFrame, y: np.ndarray) -> PointsCalibration:
+def fit_points(
+    frame: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None = None
+) -> PointsCalibration:
     inputs = points_inputs(frame)
     points = points_score(inputs)
     if np.ptp(points) == 0:
-        rate = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6))
+        rate = float(np.clip(np.average(y, weights=weight), 1e-6, 1 - 1e-6))
         return PointsCalibration(0.0, float(np.log(rate / (1 - rate))), inputs.mapping)
-    lr = LogisticRegression(C=1e6, max_iter=1000).fit(points.reshape(-1, 1), y)
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(
+        points.reshape(-1, 1), y, sample_weight=weight
+    )
     return PointsCalibration(float(lr.coef_[0, 0]), float(lr.intercept_[0]), inputs.mapping)
 
 
@@ -112,16 +120,41 @@ class Comparison:
         return out
 
 
+def _metrics(y: np.ndarray, p: np.ndarray) -> BinaryMetrics:
+    """The metrics of ``p``; NaN figures when the model was not fitted (``p`` all NaN)."""
+    if len(p) and np.isnan(p).all():
+        nan = float("nan")
+        return BinaryMetrics(len(y), int(np.sum(y)), float(np.mean(y)), nan, nan, nan, nan, nan)
+    return binary_metrics(y, p)
+
+
 def compare(mode: str, folds: int, preds: Predictions, mapping: str) -> Comparison:
     return Comparison(
         mode=mode,
         folds=folds,
         model=binary_metrics(preds.y, preds.model),
         uncalibrated=binary_metrics(preds.y, preds.uncalibrated),
-        logistic=binary_metrics(preds.y, preds.logistic),
+        logistic=_metrics(preds.y, preds.logistic),
         points=binary_metrics(preds.y, preds.points),
         points_mapping=mapping,
     )
+
+
+def with_drift_features(data: TrainingData, drift: DriftOptions) -> TrainingData:
+    """``data`` with the past-only change features of ``drift`` (the frame must be in time
+    order: they read the rows before each row)."""
+    if drift.active and not data.time_ordered:
+        raise InvalidInput(
+            "--half-life, --changes, --monotone and --recent-validation read the rows in time "
+            "order: add --time-order (the rows must be in time order)"
+        )
+    if not drift.changes:
+        return data
+    frame = with_changes(data.frame, drift)
+    source = data.feature_source
+    if source.startswith("csv:"):
+        source = "csv:" + hashlib.sha256("\x1f".join(frame.columns).encode()).hexdigest()[:12]
+    return replace(data, frame=frame, feature_source=source)
 
 
 def fit_fold(
@@ -132,34 +165,60 @@ def fit_fold(
     time_ordered_inner: bool,
     config: TrainConfig,
     engine: Engine | None = None,
+    drift: DriftOptions | None = None,
+    baselines: bool = True,
 ) -> FoldModels:
-    """Fit LightGBM (early stopping + calibration on an inner split) and both baselines."""
+    """Fit LightGBM (early stopping + calibration on an inner split) and both baselines (the
+    logistic one left out when ``baselines`` is off). With ``drift``: every model weighs the
+    rows by recency, and the inner split takes the most recent rows when asked."""
+    drift = drift or DriftOptions()
     spec = fit_spec(frame, source=feature_source)
     matrix = spec.encode(frame)
     train, valid = split_rows(
-        y, fraction=VALID_FRACTION, time_ordered=time_ordered_inner, seed=config.seed
+        y,
+        fraction=VALID_FRACTION,
+        time_ordered=time_ordered_inner or drift.recent_validation,
+        seed=config.seed,
     )
+    weight = recency_weights(len(y), drift.half_life) if drift.half_life is not None else None
     fit = fit_lead_score(
-        matrix[train], y[train], matrix[valid], y[valid], spec=spec, config=config, engine=engine
+        matrix[train],
+        y[train],
+        matrix[valid],
+        y[valid],
+        spec=spec,
+        config=config,
+        engine=engine,
+        weight=None if weight is None else weight[train],
+        monotone=monotone_vector(spec.names, spec.categorical_indices, drift),
     )
-    logistic = LogisticBaseline(spec, seed=config.seed).fit(matrix, y)
-    return FoldModels(spec=spec, fit=fit, logistic=logistic, points=fit_points(frame, y))
+    logistic = LogisticBaseline(spec, seed=config.seed)
+    if baselines:
+        logistic.fit(matrix, y, weight)
+    return FoldModels(spec=spec, fit=fit, logistic=logistic, points=fit_points(frame, y, weight))
 
 
-def predict_fold(models: FoldModels, frame: pd.DataFrame, y: np.ndarray) -> Predictions:
+def predict_fold(
+    models: FoldModels, frame: pd.DataFrame, y: np.ndarray, *, baselines: bool = True
+) -> Predictions:
     matrix = models.spec.encode(frame)
     raw = models.fit.model.raw_probability(matrix)
     return Predictions(
         y=y,
         model=models.fit.model.calibrator.apply(raw),
         uncalibrated=raw,
-        logistic=models.logistic.predict(matrix),
+        logistic=models.logistic.predict(matrix) if baselines else np.full(len(y), np.nan),
         points=models.points.apply(points_score(points_inputs(frame))),
     )
 
 
 def evaluate_cv(
-    data: TrainingData, *, config: TrainConfig, folds: int = 5, engine: Engine | None = None
+    data: TrainingData,
+    *,
+    config: TrainConfig,
+    folds: int = 5,
+    engine: Engine | None = None,
+    drift: DriftOptions | None = None,
 ) -> Comparison:
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
     parts = []
@@ -171,6 +230,7 @@ def evaluate_cv(
             time_ordered_inner=False,
             config=config,
             engine=engine,
+            drift=drift,
         )
         parts.append(predict_fold(models, data.frame.iloc[test_rows], data.y[test_rows]))
     return compare("cv", folds, Predictions.concat(parts), models.points.mapping)
@@ -183,9 +243,16 @@ def evaluate_walk_forward(
     window: int,
     step: int,
     engine: Engine | None = None,
+    drift: DriftOptions | None = None,
+    on_step: Callable[[int, Predictions], None] | None = None,
+    baselines: bool = True,
 ) -> Comparison:
-    """Train on rows [s - window, s), score [s, s + step), for s = window, window + step, ..."""
-    parts = []
+    """Train on rows [s - window, s), score [s, s + step), for s = window, window + step, ...
+
+    ``on_step(i, pooled)`` is called after step i with the predictions pooled so far (a tuner
+    reports them and may stop the walk by raising); ``baselines`` off skips the logistic model
+    (its metrics are then NaN)."""
+    parts: list[Predictions] = []
     mapping = "none"
     for start in range(window, data.rows, step):
         fit_rows = slice(start - window, start)
@@ -200,7 +267,13 @@ def evaluate_walk_forward(
             time_ordered_inner=False,
             config=config,
             engine=engine,
+            drift=drift,
+            baselines=baselines,
         )
         mapping = models.points.mapping
-        parts.append(predict_fold(models, data.frame.iloc[test_rows], data.y[test_rows]))
+        parts.append(
+            predict_fold(models, data.frame.iloc[test_rows], data.y[test_rows], baselines=baselines)
+        )
+        if on_step is not None:
+            on_step(len(parts) - 1, Predictions.concat(parts))
     return compare("walk_forward", len(parts), Predictions.concat(parts), mapping)

@@ -27,6 +27,7 @@ from mlflow.types.utils import _infer_schema
 
 from optimizer.errors import InvalidInput
 from optimizer.models.calibration import CalibrationChoice
+from optimizer.models.drift import DriftOptions
 from optimizer.models.engine import Engine, LocalEngine
 from optimizer.models.lead_score import Cutoffs, LeadScoreModel, TrainConfig
 from optimizer.models.mlflow_store import artifact_location, ensure_store
@@ -52,6 +53,7 @@ from training.evaluate import (
     fit_fold,
     predict_fold,
     split_rows,
+    with_drift_features,
 )
 
 EVALUATIONS = ("holdout", "cv", "walk-forward")
@@ -121,11 +123,21 @@ def train_lead_score(
     config: TrainConfig | None = None,
     register: bool = True,
     engine: Engine | None = None,
+    drift: DriftOptions | None = None,
+    nested: bool = False,
+    tags: dict[str, str] | None = None,
+    tuned: dict[str, object] | None = None,
 ) -> TrainOutcome:
-    """Train, evaluate, log and (by default) register ``challenger``; see the module docstring."""
+    """Train, evaluate, log and (by default) register ``challenger``; see the module docstring.
+
+    ``drift``: the options of :mod:`optimizer.models.drift`; ``nested``: the run is a child of
+    the active run (a tuning study's); ``tags`` go on the run; ``tuned`` (the parameters a
+    study chose) is logged with the model as ``tuning/best_params.json``."""
     config = config or TrainConfig()
+    drift = drift or DriftOptions()
     _check(data, evaluate, window, step)
     started = time.perf_counter()
+    data = with_drift_features(data, drift)
     name = settings.lead_score_model_name
     fit_rows, test_rows = split_rows(
         data.y, fraction=TEST_FRACTION, time_ordered=data.time_ordered, seed=config.seed
@@ -137,8 +149,12 @@ def train_lead_score(
             "too few positives, or drop --time-order"
         )
     experiment_id = ensure_experiment(settings, name)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{name}:{data.name}") as run:
-        mlflow.set_tags({"model": name, "feature_source": data.feature_source})
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"{name}:{data.name}", nested=nested
+    ) as run:
+        mlflow.set_tags({"model": name, "feature_source": data.feature_source, **(tags or {})})
+        if tuned is not None:
+            mlflow.log_dict(tuned, "tuning/best_params.json")
         fit_frame, test_frame = data.frame.iloc[fit_rows], data.frame.iloc[test_rows]
         models = fit_fold(
             fit_frame,
@@ -147,15 +163,16 @@ def train_lead_score(
             time_ordered_inner=data.time_ordered,
             config=config,
             engine=engine,
+            drift=drift,
         )
         preds = predict_fold(models, test_frame, test_y)
         holdout = compare("holdout", 1, preds, models.points.mapping)
         evaluation = None
         if evaluate == "cv":
-            evaluation = evaluate_cv(data, config=config, engine=engine)
+            evaluation = evaluate_cv(data, config=config, engine=engine, drift=drift)
         elif evaluate == "walk-forward":
             evaluation = evaluate_walk_forward(
-                data, config=config, window=window, step=step, engine=engine
+                data, config=config, window=window, step=step, engine=engine, drift=drift
             )
         model = models.fit.model
         outcome = TrainOutcome(
@@ -173,6 +190,7 @@ def train_lead_score(
             warnings=data.warnings,
         )
         _log_params(data, config, evaluate, window, step, outcome)
+        mlflow.log_params(drift.as_params())
         mlflow.log_params((engine or LocalEngine()).describe())
         _log_dataset(data)
         test_matrix = models.spec.encode(test_frame)

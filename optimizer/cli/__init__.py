@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "demo",
     "ope",
     "uplift",
+    "tune",
 )
 
 

@@ -60,6 +60,41 @@ def _train_config(seed: int, max_rounds: int | None = None) -> Any:
     return TrainConfig(seed=seed, max_rounds=max_rounds)
 
 
+def drift_options(
+    *,
+    half_life: float | None,
+    changes: list[str],
+    change_window: int,
+    levels: bool,
+    monotone: list[str],
+    recent_validation: bool,
+) -> Any:
+    from optimizer.models.drift import DriftOptions, parse_monotone
+
+    return DriftOptions(
+        half_life=half_life,
+        changes=tuple(changes),
+        change_window=change_window,
+        keep_levels=levels,
+        monotone=parse_monotone(monotone),
+        recent_validation=recent_validation,
+    )
+
+
+HALF_LIFE_HELP = "Recency weights: a row this many rows older weighs half (needs --time-order)."
+CHANGES_HELP = (
+    "Numeric column to add past-only changes of (.step, .vs_mean, .run); repeat for several "
+    "(needs --time-order; CSV only: the store's features have no such columns)."
+)
+CHANGE_WINDOW_HELP = "Changes: previous rows in the rolling mean of .vs_mean."
+LEVELS_HELP = "Changes: keep the columns' own values beside their changes."
+MONOTONE_HELP = "COLUMN=+1 or COLUMN=-1: LightGBM monotone constraint; repeat for several."
+RECENT_HELP = (
+    "Early stopping, calibration and cut-offs on the most recent 20% of each fit "
+    "(needs --time-order)."
+)
+
+
 def _parse_as_of(text: str | None) -> dt.datetime:
     if text is None:
         return dt.datetime.now(dt.UTC)
@@ -109,6 +144,12 @@ def train_lead_score_command(
         "--max-rounds",
         help="Most boosting rounds (default 2000; early stopping ends sooner, except on Dask).",
     ),
+    half_life: float | None = typer.Option(None, "--half-life", help=HALF_LIFE_HELP),
+    changes: list[str] = typer.Option([], "--changes", help=CHANGES_HELP),
+    change_window: int = typer.Option(1000, "--change-window", help=CHANGE_WINDOW_HELP),
+    levels: bool = typer.Option(True, "--levels/--no-levels", help=LEVELS_HELP),
+    monotone: list[str] = typer.Option([], "--monotone", help=MONOTONE_HELP),
+    recent_validation: bool = typer.Option(False, "--recent-validation", help=RECENT_HELP),
 ) -> None:
     """Train the lead-score model (from the store, or --csv), log it to MLflow, register it."""
     from optimizer.models.engine import check_engine, open_engine
@@ -117,6 +158,14 @@ def train_lead_score_command(
 
     check_engine(engine, scheduler=scheduler, workers=dask_workers)
     config = _train_config(seed, max_rounds)
+    drift = drift_options(
+        half_life=half_life,
+        changes=changes,
+        change_window=change_window,
+        levels=levels,
+        monotone=monotone,
+        recent_validation=recent_validation,
+    )
     cfg = settings()
     if csv is not None:
         if target is None:
@@ -127,6 +176,12 @@ def train_lead_score_command(
     else:
         if target or positive or sep or drop:
             raise InvalidInput("--target/--positive/--sep/--drop apply to --csv only")
+        if changes:
+            raise InvalidInput(
+                "--changes applies to --csv only: the store's features have no drifting "
+                "columns (its rows are touches of many leads; --half-life, --monotone and "
+                "--recent-validation do apply)"
+            )
         data = _store_data(horizon_days or cfg.conversion_horizon_days, _parse_as_of(as_of))
     for message in data.warnings:
         typer.echo(f"warning: {message}", err=True)
@@ -146,7 +201,13 @@ def train_lead_score_command(
             config=config,
             register=register,
             engine=trainer,
+            drift=drift,
         )
+    report_outcome(outcome, data)
+
+
+def report_outcome(outcome: Any, data: Any, *, json_line: bool = True) -> None:
+    """The tables (and the JSON line) of a training run (``train`` and ``tune`` print them)."""
     typer.echo(
         f"{outcome.model_name}: {data.name} ({data.rows} rows, {outcome.features} features, "
         f"target {data.target}={data.positive!r}), run {outcome.run_id}, "
@@ -171,20 +232,25 @@ def train_lead_score_command(
         f"segments: hot >= "
         f"{outcome.cutoffs.hot:.1f}, warm >= {outcome.cutoffs.warm:.1f} ({outcome.cutoffs.rule})"
     )
-    emit_json(
-        _clean(
-            {
-                "model": outcome.model_name,
-                "run_id": outcome.run_id,
-                "version": outcome.version,
-                "rows": outcome.rows,
-                "features": outcome.features,
-                "calibration": cal.calibrator.method,
-                "cutoffs": {"hot": outcome.cutoffs.hot, "warm": outcome.cutoffs.warm},
-                "metrics": outcome.metrics(),
-            }
-        )
+    if json_line:
+        emit_json(outcome_json(outcome))
+
+
+def outcome_json(outcome: Any) -> dict[str, Any]:
+    cal = outcome.calibration
+    cleaned: dict[str, Any] = _clean(
+        {
+            "model": outcome.model_name,
+            "run_id": outcome.run_id,
+            "version": outcome.version,
+            "rows": outcome.rows,
+            "features": outcome.features,
+            "calibration": cal.calibrator.method,
+            "cutoffs": {"hot": outcome.cutoffs.hot, "warm": outcome.cutoffs.warm},
+            "metrics": outcome.metrics(),
+        }
     )
+    return cleaned
 
 
 def _store_data(horizon_days: int, now: dt.datetime) -> Any:

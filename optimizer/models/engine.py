@@ -164,8 +164,10 @@ def fit_booster(
     early_stopping_rounds: int,
     feature_name: Sequence[str],
     categorical: Sequence[int],
+    weight: np.ndarray | None = None,
 ) -> BoosterFit:
-    """Train on ``train`` with ``engine``; the validation loss curve is on every ``valid`` row."""
+    """Train on ``train`` (rows weighted by ``weight`` when given) with ``engine``; the
+    validation loss curve is on every ``valid`` row, unweighted."""
     started = time.perf_counter()
     estimator = engine.classifier(estimator_params(params, rounds))
     x, y = train
@@ -173,6 +175,8 @@ def fit_booster(
         "feature_name": list(feature_name),
         "categorical_feature": list(categorical),
     }
+    if weight is not None:
+        fit_args["sample_weight"] = engine.collection(np.asarray(weight, dtype=np.float64))
     if engine.early_stopping:
         fit_args["eval_X"], fit_args["eval_y"] = (valid[0],), (valid[1],)
         fit_args["callbacks"] = [lgb.early_stopping(early_stopping_rounds, verbose=False)]

@@ -191,20 +191,27 @@ def fit_lead_score(
     spec: FeatureSpec,
     config: TrainConfig,
     engine: Engine | None = None,
+    weight: np.ndarray | None = None,
+    monotone: Sequence[int] | None = None,
 ) -> FitResult:
     """Train (in this process, or on ``engine``'s Dask cluster) with the validation rows' loss
     curve choosing the trees, then calibrate and cut on them (always here, on the local
-    booster)."""
+    booster). ``weight``: per training row; ``monotone``: LightGBM's monotone constraints, one
+    per column of ``spec``."""
     names = [f"{i}_{_safe_name(n)}"[:60] for i, n in enumerate(spec.names)]
+    params = config.lgb_params()
+    if monotone is not None and any(monotone):
+        params["monotone_constraints"] = list(monotone)
     fit = fit_booster(
         engine or LocalEngine(),
-        config.lgb_params(),
+        params,
         (train_x, train_y),
         (valid_x, valid_y),
         rounds=config.max_rounds,
         early_stopping_rounds=config.early_stopping_rounds,
         feature_name=names,
         categorical=list(spec.categorical_indices),
+        weight=weight,
     )
     booster = fit.booster
     best = parsimonious_iteration(list(fit.valid_loss), tolerance=config.parsimony_tolerance)

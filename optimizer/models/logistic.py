@@ -47,8 +47,11 @@ class LogisticBaseline:
             transformer, LogisticRegression(max_iter=2000, random_state=seed)
         )
 
-    def fit(self, matrix: np.ndarray, y: np.ndarray) -> LogisticBaseline:
-        self.pipeline.fit(_fill(matrix, self.categorical), y)
+    def fit(
+        self, matrix: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None
+    ) -> LogisticBaseline:
+        extra = {} if weight is None else {"logisticregression__sample_weight": weight}
+        self.pipeline.fit(_fill(matrix, self.categorical), y, **extra)
         return self
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
