@@ -24,6 +24,7 @@ from optimizer.ope.report import (
     metrics_for_mlflow,
     run_log_evaluation,
 )
+from optimizer.ope.slots import is_slot_policy
 from optimizer.ope.targeting import is_targeting
 
 MLFLOW_EXPERIMENT = "off-policy-evaluation"
@@ -82,6 +83,47 @@ def _mlflow_run(
             path.write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
             mlflow.log_artifact(str(path))
         return str(run.info.run_id)
+
+
+def _echo_estimates(evaluation: Evaluation, *, sources: bool = False) -> None:
+    """The weight diagnostics and the estimator table of a store evaluation."""
+    w = evaluation.weights
+    typer.echo(
+        f"weights: effective sample size {w.effective_sample_size:,.0f} ({w.ess_share:.1%}), "
+        f"max weight {w.max_weight:.2f}, mean weight {w.mean_weight:.3f}"
+    )
+    typer.echo(
+        f"{'estimator':<11}{'estimate':>10}{'95% interval':>22}"
+        + ("  interval from" if sources else "")
+    )
+    for e in evaluation.estimates:
+        how = "rows resampled" if e.interval == "rows" else "rows resampled, model refitted"
+        typer.echo(
+            f"{e.estimator:<11}{e.value:>10.4f}{f'{e.ci_low:.4f} – {e.ci_high:.4f}':>22}"
+            + (f"  {how}" if sources else "")
+        )
+
+
+def _figures(
+    evaluation: Evaluation,
+    current: tuple[float, float, float],
+    *,
+    seed: int,
+    resamples: int,
+    model_resamples: int,
+) -> dict[str, Any]:
+    """The payload entries every store evaluation reports."""
+    return {
+        "estimates": {
+            e.estimator: {k: v for k, v in e.to_dict().items() if k != "estimator"}
+            for e in evaluation.estimates
+        },
+        "weights": evaluation.weights.to_dict(),
+        "current": {"value": current[0], "ci_low": current[1], "ci_high": current[2]},
+        "seed": seed,
+        "resamples": resamples,
+        "model_resamples": model_resamples,
+    }
 
 
 def _finish_store_evaluation(
@@ -198,7 +240,6 @@ def _evaluate_store(
         folds=folds,
         model_resamples=model_resamples,
     )
-    w = evaluation.weights
     current = logged_value(log.reward, log.metric)
     typer.echo(
         f"experiment {log.experiment_id} ({log.experiment_name}), metric {log.metric}: "
@@ -207,16 +248,7 @@ def _evaluate_store(
     )
     candidate = ", ".join(f"{n} {p:.0%}" for n, p in zip(log.variant_names, dist, strict=True))
     typer.echo(f"candidate {policy}: {candidate}")
-    typer.echo(
-        f"weights: effective sample size {w.effective_sample_size:,.0f} ({w.ess_share:.1%}), "
-        f"max weight {w.max_weight:.2f}, mean weight {w.mean_weight:.3f}"
-    )
-    typer.echo(f"{'estimator':<11}{'estimate':>10}{'95% interval':>22}  interval from")
-    for e in evaluation.estimates:
-        how = "rows resampled" if e.interval == "rows" else "rows resampled, model refitted"
-        typer.echo(
-            f"{e.estimator:<11}{e.value:>10.4f}{f'{e.ci_low:.4f} – {e.ci_high:.4f}':>22}  {how}"
-        )
+    _echo_estimates(evaluation, sources=True)
     payload: dict[str, Any] = {
         "log": "store",
         "experiment_id": log.experiment_id,
@@ -227,15 +259,13 @@ def _evaluate_store(
         "pending": log.pending,
         "unlogged": log.unlogged,
         "logged_mean_reward": float(log.reward.mean()),
-        "estimates": {
-            e.estimator: {k: v for k, v in e.to_dict().items() if k != "estimator"}
-            for e in evaluation.estimates
-        },
-        "weights": w.to_dict(),
-        "current": {"value": current[0], "ci_low": current[1], "ci_high": current[2]},
-        "seed": seed,
-        "resamples": resamples,
-        "model_resamples": model_resamples,
+        **_figures(
+            evaluation,
+            current,
+            seed=seed,
+            resamples=resamples,
+            model_resamples=model_resamples,
+        ),
     }
     _finish_store_evaluation(
         payload,
@@ -305,7 +335,6 @@ def _evaluate_targeting(
         folds=folds,
         model_resamples=model_resamples,
     )
-    w = evaluation.weights
     current = logged_value(log.y, target)
     texts = float(rule.mean())
     typer.echo(
@@ -314,18 +343,8 @@ def _evaluate_targeting(
         f"held out ({log.share:.0%} holdout; {log.counts.open_window} still inside their window)"
     )
     typer.echo(f"candidate {policy}: texts {texts:.0%} of these leads")
-    typer.echo(
-        f"weights: effective sample size {w.effective_sample_size:,.0f} ({w.ess_share:.1%}), "
-        f"max weight {w.max_weight:.2f}, mean weight {w.mean_weight:.3f}"
-    )
-    typer.echo(f"{'estimator':<11}{'estimate':>10}{'95% interval':>22}")
-    for e in evaluation.estimates:
-        typer.echo(f"{e.estimator:<11}{e.value:>10.4f}{f'{e.ci_low:.4f} – {e.ci_high:.4f}':>22}")
+    _echo_estimates(evaluation)
     candidate = dict(zip(ACTIONS, (1.0 - texts, texts), strict=True))
-    estimates = {
-        e.estimator: {k: v for k, v in e.to_dict().items() if k != "estimator"}
-        for e in evaluation.estimates
-    }
     payload: dict[str, Any] = {
         "log": "store",
         "kind": "targeting",
@@ -339,18 +358,108 @@ def _evaluate_targeting(
         "texted": log.counts.treated,
         "held_out": log.counts.control,
         "pending": log.counts.open_window,
-        "estimates": estimates,
-        "weights": w.to_dict(),
-        "current": {"value": current[0], "ci_low": current[1], "ci_high": current[2]},
-        "seed": seed,
-        "resamples": resamples,
-        "model_resamples": model_resamples,
+        **_figures(
+            evaluation,
+            current,
+            seed=seed,
+            resamples=resamples,
+            model_resamples=model_resamples,
+        ),
     }
     _finish_store_evaluation(
         payload,
         evaluation,
         current,
         params={"kind": "targeting", "window_days": window_days},
+        mlflow=mlflow,
+        record=record,
+        now=now,
+    )
+
+
+def _evaluate_slots(
+    experiment_id: int,
+    policy: str,
+    estimators: tuple[str, ...],
+    *,
+    folds: int,
+    seed: int,
+    resamples: int,
+    model_resamples: int,
+    mlflow: bool,
+    record: bool,
+    now: dt.datetime,
+) -> None:
+    """A send-time policy on the experiment's sends: each decision's logged slot choice gives
+    the logging policy's whole distribution over its allowed slots (see ``optimizer.ope.slots``)."""
+    from optimizer.ope.slots import (
+        ACTION_FEATURES,
+        agreement,
+        candidate_slot_distribution,
+        decode_slot_log,
+        parse_slot_policy,
+        slot_feedback,
+    )
+    from optimizer.ope.variants import evaluate_variant_policy, logged_value
+    from optimizer.store.db import make_engine, require_head, session_factory, transaction
+    from optimizer.store.decision_log import load_slot_log
+
+    rule = parse_slot_policy(policy)  # a typo fails before the store is read
+    engine = make_engine(settings().resolved_database_url(), create_dirs=False)
+    try:
+        require_head(engine)
+        with transaction(session_factory(engine)) as session:
+            log = load_slot_log(session, experiment_id)
+    finally:
+        engine.dispose()
+    decisions = decode_slot_log(log.as_of, log.timezone, log.slot, log.propensity, log.reward)
+    dist = candidate_slot_distribution(rule, decisions)
+    feedback = slot_feedback(decisions, dist)
+    evaluation = evaluate_variant_policy(
+        feedback,
+        log.metric,
+        estimators=estimators,
+        seed=seed,
+        resamples=resamples,
+        folds=folds,
+        model_resamples=model_resamples,
+        action_context=ACTION_FEATURES,
+    )
+    current = logged_value(decisions.reward, log.metric)
+    same = agreement(decisions, dist)
+    typer.echo(
+        f"experiment {log.experiment_id} ({log.experiment_name}), metric {log.metric}: "
+        f"{decisions.n:,} sends whose slot the send-time policy chose, with a known reward "
+        f"({log.pending} pending; left out: {decisions.forced} texted at once to a new lead, "
+        f"{log.unlogged + decisions.unreadable} without a readable slot record)"
+    )
+    typer.echo(f"candidate {policy}: the current policy's greedy slot {same:.0%} of the time")
+    _echo_estimates(evaluation, sources=True)
+    payload: dict[str, Any] = {
+        "log": "store",
+        "kind": "send_time",
+        "experiment_id": log.experiment_id,
+        "metric": log.metric,
+        "policy": policy,
+        "candidate": {"the current greedy slot": same, "another allowed slot": 1.0 - same},
+        "rows": decisions.n,
+        "pending": log.pending,
+        "unlogged": log.unlogged + decisions.unreadable,
+        "forced": decisions.forced,
+        "logged_mean_reward": current[0],
+        **_figures(
+            evaluation,
+            current,
+            seed=seed,
+            resamples=resamples,
+            model_resamples=model_resamples,
+        ),
+    }
+    _finish_store_evaluation(
+        payload,
+        evaluation,
+        current,
+        params={"kind": "send_time", "folds": folds},
         mlflow=mlflow,
         record=record,
         now=now,
@@ -370,7 +479,9 @@ def experiments_evaluate_policy(
         "--policy",
         help="Candidate policy. CSV: uniform | bts. Store: uniform | variant:NAME | "
         "split:A=0.5,B=0.5 (variant choice); target:all | target:none | target:score>=P | "
-        "target:band=hot,warm (whom to text, on the experiment's holdout).",
+        "target:band=hot,warm (whom to text, on the experiment's holdout); slot:first | "
+        "slot:hour=H | slot:logged, each optionally ,explore=E (when to text, on the "
+        "experiment's sends).",
     ),
     experiment: int | None = typer.Option(None, help="Experiment id (with --log store)."),
     prior: Path | None = typer.Option(
@@ -428,6 +539,20 @@ def experiments_evaluate_policy(
                 target=target,
                 window_days=window_days,
                 as_of=now if as_of is None else _parse_as_of(as_of),
+                folds=folds,
+                seed=seed,
+                resamples=resamples,
+                model_resamples=200 if model_resamples is None else model_resamples,
+                mlflow=mlflow,
+                record=record,
+                now=now,
+            )
+            return
+        if is_slot_policy(policy):
+            _evaluate_slots(
+                experiment,
+                policy,
+                estimator_list(estimators),
                 folds=folds,
                 seed=seed,
                 resamples=resamples,

@@ -35,6 +35,8 @@ class SlotPick:
     index: int | None
     propensity: float
     probability: float
+    best: int | None = None  # the greedy choice (``index`` differs when the pick explored)
+    exploration: float = 0.0  # the share of picks made uniformly among the allowed slots
 
 
 # Reason codes a decision carries when a model that should have answered could not be loaded
@@ -219,6 +221,8 @@ class LoadedModels:
             index=choice.index,
             propensity=float(choice.propensity),
             probability=float(choice.probability),
+            best=choice.best,
+            exploration=float(self.exploration),
         )
 
     # -- variant ---------------------------------------------------------------------------

@@ -36,12 +36,13 @@ from optimizer.compliance.recipient import recipient_of
 from optimizer.compliance.store_context import build_context
 from optimizer.decide.models import LoadedModels, ScoreRow
 from optimizer.decide.render import LeadFacts, lead_tokens, render
-from optimizer.decide.slots import candidate_slots64, local_iso, slot_at
+from optimizer.decide.slots import candidate_slots64, local_iso, pack_mask, slot_at
 from optimizer.decide.store import load_facts, load_lead_events, read_lead
 from optimizer.decide.types import (
     PERMANENT_PREFIXES,
     DecisionReason,
     DecisionRecord,
+    SlotLog,
     TopFeature,
 )
 from optimizer.errors import InvalidInput, NotFound
@@ -407,6 +408,7 @@ class DecisionService:
             )
         if is_new and mask[0]:
             index, slot_propensity = 0, 1.0
+            slot_log = SlotLog(len(mask), pack_mask(mask), 0, 0, 0.0, "speed_to_lead")
             reasons.append(
                 DecisionReason(
                     "speed_to_lead",
@@ -416,8 +418,11 @@ class DecisionService:
             )
         else:
             slot = self.models.choose_slot(rng, slot_probs, mask)
-            assert slot.index is not None
+            assert slot.index is not None and slot.best is not None
             index, slot_propensity = slot.index, slot.propensity
+            slot_log = SlotLog(
+                len(mask), pack_mask(mask), slot.best, index, slot.exploration, "model"
+            )
             reasons.append(
                 DecisionReason(
                     "slot.model",
@@ -462,6 +467,7 @@ class DecisionService:
             variant_probabilities=variant_probabilities,
             slot_propensity=slot_propensity,
             expected_response=float(slot_probs[index]),
+            slot_log=slot_log,
         )
 
     @staticmethod

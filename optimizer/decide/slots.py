@@ -47,6 +47,20 @@ def as_datetime64(slots: list[dt.datetime]) -> np.ndarray:
     return micros.astype("datetime64[us]").astype("datetime64[ns]")
 
 
+def pack_mask(mask: np.ndarray) -> str:
+    """A boolean mask as hex of its little-endian bits (72 slots: 18 characters)."""
+    return np.packbits(np.asarray(mask, dtype=bool), bitorder="little").tobytes().hex()
+
+
+def unpack_mask(packed: str, length: int) -> np.ndarray:
+    """:func:`pack_mask` undone: the first ``length`` bits as a boolean array. A string that is
+    not hex, or too short for ``length``, raises ``ValueError``."""
+    raw = np.frombuffer(bytes.fromhex(packed), dtype=np.uint8)
+    if length < 0 or raw.size * 8 < length:
+        raise ValueError(f"mask {packed!r} holds {raw.size * 8} bits, not {length}")
+    return np.unpackbits(raw, bitorder="little")[:length].astype(bool)
+
+
 def local_iso(at: dt.datetime | None, zone: str | None) -> str | None:
     if at is None or zone is None:
         return None

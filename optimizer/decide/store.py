@@ -147,6 +147,7 @@ def decision_row(record: DecisionRecord, *, policy: str) -> dict[str, Any]:
                 str(k): v for k, v in (record.variant_probabilities or {}).items()
             }
             or None,
+            "slot": record.slot_log.to_dict() if record.slot_log is not None else None,
         },
     )
 

@@ -31,6 +31,39 @@ class TopFeature:
     contribution: float
 
 
+SLOT_RULES = ("model", "speed_to_lead")
+
+
+@dataclass(frozen=True, slots=True)
+class SlotLog:
+    """How a decision's send slot was chosen: enough to recompute the slot policy's whole
+    distribution afterwards, for off-policy evaluation of another send-time policy.
+
+    Slots are ``candidate_slots(as_of, slots)`` (``as_of`` itself, then each following full
+    hour). ``allowed`` is the gate's mask over them as little-endian bits in hex
+    (:func:`optimizer.decide.slots.pack_mask`). Rule ``model``: the greedy slot ``best`` with
+    probability ``1 − exploration``, else a uniformly random allowed slot. Rule
+    ``speed_to_lead``: a new lead is texted at once (slot 0, no choice made).
+    """
+
+    slots: int
+    allowed: str
+    best: int
+    chosen: int
+    exploration: float
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "slots": self.slots,
+            "allowed": self.allowed,
+            "best": self.best,
+            "chosen": self.chosen,
+            "exploration": self.exploration,
+            "rule": self.rule,
+        }
+
+
 @dataclass(frozen=True)
 class DecisionRecord:
     decision_id: str
@@ -63,6 +96,7 @@ class DecisionRecord:
     confirmation: dict[str, Any] | None = None
     expected_value: float | None = None
     variant_probabilities: dict[int, float] | None = None
+    slot_log: SlotLog | None = None
 
     @property
     def sendable(self) -> bool:

@@ -108,6 +108,7 @@ class SlotChoice:
     propensity: float  # probability that this policy picks this slot
     probability: float  # predicted response probability at the slot
     explored: bool = False
+    best: int | None = None  # the allowed slot with the highest predicted response
 
 
 def choose_slot(
@@ -129,7 +130,7 @@ def choose_slot(
     explored = bool(rng.random() < exploration)
     index = int(allowed[rng.integers(len(allowed))]) if explored else best
     propensity = exploration / len(allowed) + (1.0 - exploration) * (index == best)
-    return SlotChoice(index, float(propensity), float(probs[index]), explored)
+    return SlotChoice(index, float(propensity), float(probs[index]), explored, best)
 
 
 class SendTimeModel:

@@ -93,9 +93,11 @@ def evaluate_variant_policy(
     resamples: int,
     folds: int = 3,
     model_resamples: int = 200,
+    action_context: np.ndarray | None = None,
 ) -> Evaluation:
     """The candidate's value; the model-based intervals refit the per-variant reward model on
-    ``model_resamples`` bootstrap samples (cheap here: no context)."""
+    ``model_resamples`` bootstrap samples (cheap here: no context). ``action_context`` gives
+    the reward model features of each action instead of its one-hot."""
     if metric not in BINARY:
         model_based = [name for name in estimators if name in NEEDS_REWARD_MODEL]
         if model_based and tuple(estimators) != ESTIMATORS:
@@ -111,6 +113,7 @@ def evaluate_variant_policy(
         seed=seed,
         resamples=resamples,
         model_resamples=model_resamples if any(n in NEEDS_REWARD_MODEL for n in estimators) else 0,
+        action_context=action_context,
     )
 
 

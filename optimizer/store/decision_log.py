@@ -3,7 +3,9 @@ reward is known, with the variant chosen and the propensity the policy logged fo
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import and_, select, true
@@ -81,6 +83,86 @@ def load_variant_log(session: Session, experiment_id: int) -> VariantLog:
         metric=experiment.metric,
         variant_names=tuple(v.name for v in variants),
         arm=np.asarray(arm, dtype=np.int64),
+        propensity=np.asarray(propensity, dtype=float),
+        reward=np.asarray(reward, dtype=float),
+        unlogged=unlogged,
+        pending=pending,
+    )
+
+
+@dataclass(frozen=True)
+class SlotLogRows:
+    """An experiment's confirmed sends with their reward and what the decision logged about its
+    send slot (``explanation["slot"]``, decoded by ``optimizer.ope.slots``), oldest first."""
+
+    experiment_id: int
+    experiment_name: str
+    metric: str
+    as_of: list[dt.datetime]  # the decision's time (slot 0; the later slots are full hours)
+    timezone: list[str | None]  # the recipient's display zone at the decision
+    slot: list[dict[str, Any]]  # the logged slot choice
+    propensity: np.ndarray  # (n,) the logged probability of the chosen slot
+    reward: np.ndarray  # (n,)
+    unlogged: int  # resolved sends whose decision logged no slot choice (older decisions)
+    pending: int  # sends whose reward is not known yet
+
+
+def load_slot_log(session: Session, experiment_id: int) -> SlotLogRows:
+    """Confirmed sends of ``experiment_id`` with the experiment metric's reward and the slot
+    choice their decision logged."""
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is None:
+        raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
+    rows = session.execute(
+        select(
+            Decision.as_of,
+            Decision.timezone,
+            Decision.explanation,
+            Decision.slot_propensity,
+            DecisionReward.reward,
+        )
+        .join(
+            DecisionConfirmation,
+            and_(
+                DecisionConfirmation.decision_id == Decision.id,
+                DecisionConfirmation.allowed.is_(true()),
+            ),
+        )
+        .outerjoin(
+            DecisionReward,
+            and_(
+                DecisionReward.decision_id == Decision.id,
+                DecisionReward.metric == experiment.metric,
+            ),
+        )
+        .where(Decision.experiment_id == experiment_id)
+        .order_by(Decision.created_at, Decision.id)
+    ).all()
+    as_of: list[dt.datetime] = []
+    zones: list[str | None] = []
+    slots: list[dict[str, Any]] = []
+    propensity, reward = [], []
+    unlogged = pending = 0
+    for at, zone, explanation, p, r in rows:
+        if r is None:
+            pending += 1
+            continue
+        slot = (explanation or {}).get("slot")
+        if not isinstance(slot, dict) or p is None or not 0 < p <= 1:
+            unlogged += 1
+            continue
+        as_of.append(at)
+        zones.append(zone)
+        slots.append(slot)
+        propensity.append(float(p))
+        reward.append(float(r))
+    return SlotLogRows(
+        experiment_id=experiment.id,
+        experiment_name=experiment.name,
+        metric=experiment.metric,
+        as_of=as_of,
+        timezone=zones,
+        slot=slots,
         propensity=np.asarray(propensity, dtype=float),
         reward=np.asarray(reward, dtype=float),
         unlogged=unlogged,
