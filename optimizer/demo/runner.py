@@ -155,15 +155,9 @@ def _world(options: DemoOptions, settings: Settings) -> World:
     )
 
 
-def prepare_store(
-    options: DemoOptions, settings: Settings, say: Say
-) -> tuple[World, TrainingSummary]:
-    """A fresh store with the world's history, and both models trained (and promoted if better)."""
-    from training.store_data import store_training_data
-    from training.train_lead_score import train_lead_score
-    from training.train_send_time import train_send_time
-    from training.validate import validate_lead_score
-
+def write_store(options: DemoOptions, settings: Settings, say: Say) -> World:
+    """A fresh store under ``options.var_dir`` holding the world's history and the simulated
+    DNC registry copies (the demo's first step; the world is returned for the run)."""
     check_var_dir(options.var_dir)
     if options.var_dir.exists():
         shutil.rmtree(options.var_dir)
@@ -186,6 +180,7 @@ def prepare_store(
             back_days=world.config.history_days + world.config.history_lookback_days,
         )
         summary = write_history(session, world, leads=None, settings=settings, now=options.start)
+    engine.dispose()
     say(
         f"history: {summary.leads:,} leads, {summary.events:,} events ({summary.sends:,} past texts, "
         f"{summary.replies:,} replies, {summary.conversions:,} conversions) in {time.perf_counter() - t0:.1f} s"
@@ -194,6 +189,21 @@ def prepare_store(
         f"DNC: a simulated national registry copy of {registry.numbers:,} numbers "
         f"(none a lead's) as of {registry.as_of.isoformat()}, monthly copies before it"
     )
+    return world
+
+
+def prepare_store(
+    options: DemoOptions, settings: Settings, say: Say
+) -> tuple[World, TrainingSummary]:
+    """A fresh store with the world's history, and both models trained (and promoted if better)."""
+    from training.store_data import store_training_data
+    from training.train_lead_score import train_lead_score
+    from training.train_send_time import train_send_time
+    from training.validate import validate_lead_score
+
+    world = write_store(options, settings, say)
+    engine = make_engine(settings.resolved_database_url())
+    sessions = session_factory(engine)
     client = client_for(settings.resolved_mlflow_uri())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
