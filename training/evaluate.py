@@ -23,10 +23,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from optimizer.errors import InvalidInput
+from optimizer.models.calibration import level_shift
 from optimizer.models.drift import DriftOptions, monotone_vector, recency_weights, with_changes
 from optimizer.models.encoding import FeatureSpec, fit_spec
 from optimizer.models.engine import Engine
-from optimizer.models.lead_score import FitResult, TrainConfig, fit_lead_score
+from optimizer.models.lead_score import FitResult, TrainConfig, choose_cutoffs, fit_lead_score
 from optimizer.models.logistic import LogisticBaseline
 from optimizer.models.metrics import BinaryMetrics, binary_metrics
 from optimizer.models.points import points_inputs, points_score
@@ -145,8 +146,8 @@ def with_drift_features(data: TrainingData, drift: DriftOptions) -> TrainingData
     order: they read the rows before each row)."""
     if drift.active and not data.time_ordered:
         raise InvalidInput(
-            "--half-life, --changes, --monotone and --recent-validation read the rows in time "
-            "order: add --time-order (the rows must be in time order)"
+            "--half-life, --changes, --monotone, --recent-validation and --recent-level read the "
+            "rows in time order: add --time-order (the rows must be in time order)"
         )
     if not drift.changes:
         return data
@@ -192,10 +193,27 @@ def fit_fold(
         weight=None if weight is None else weight[train],
         monotone=monotone_vector(spec.names, spec.categorical_indices, drift),
     )
+    if drift.recent_level is not None:
+        fit = with_recent_level(fit, matrix, y, drift.recent_level)
     logistic = LogisticBaseline(spec, seed=config.seed)
     if baselines:
         logistic.fit(matrix, y, weight)
     return FoldModels(spec=spec, fit=fit, logistic=logistic, points=fit_points(frame, y, weight))
+
+
+def with_recent_level(fit: FitResult, matrix: np.ndarray, y: np.ndarray, rows: int) -> FitResult:
+    """``fit`` with its calibrator shifted (log-odds) so the mean probability of the newest
+    ``rows`` of the fitted rows (``matrix``, ``y``, in time order) equals their observed rate;
+    the cut-offs follow the shifted scores of the validation rows."""
+    if rows > len(y):
+        raise InvalidInput(f"--recent-level {rows}: more rows than the {len(y)} fitted")
+    model = fit.model
+    recent = model.probability(matrix[-rows:])
+    shift = level_shift(recent, float(np.mean(y[-rows:])), rows=rows)
+    calibrator = replace(model.calibrator, shift=model.calibrator.shift + shift)
+    cutoffs = choose_cutoffs(100.0 * calibrator.apply(fit.valid_raw))
+    shifted = replace(model, calibrator=calibrator, cutoffs=cutoffs)
+    return replace(fit, model=shifted, calibration=replace(fit.calibration, calibrator=calibrator))
 
 
 def predict_fold(

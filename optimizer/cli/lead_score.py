@@ -68,6 +68,7 @@ def drift_options(
     levels: bool,
     monotone: list[str],
     recent_validation: bool,
+    recent_level: int | None = None,
 ) -> Any:
     from optimizer.models.drift import DriftOptions, parse_monotone
 
@@ -78,6 +79,7 @@ def drift_options(
         keep_levels=levels,
         monotone=parse_monotone(monotone),
         recent_validation=recent_validation,
+        recent_level=recent_level,
     )
 
 
@@ -89,6 +91,10 @@ CHANGES_HELP = (
 CHANGE_WINDOW_HELP = "Changes: previous rows in the rolling mean of .vs_mean."
 LEVELS_HELP = "Changes: keep the columns' own values beside their changes."
 MONOTONE_HELP = "COLUMN=+1 or COLUMN=-1: LightGBM monotone constraint; repeat for several."
+RECENT_LEVEL_HELP = (
+    "Shift the calibrated log-odds so the mean score of the newest N fitted rows equals their "
+    "rate (needs --time-order; CSV only)."
+)
 RECENT_HELP = (
     "Early stopping, calibration and cut-offs on the most recent 20% of each fit "
     "(needs --time-order)."
@@ -150,6 +156,7 @@ def train_lead_score_command(
     levels: bool = typer.Option(True, "--levels/--no-levels", help=LEVELS_HELP),
     monotone: list[str] = typer.Option([], "--monotone", help=MONOTONE_HELP),
     recent_validation: bool = typer.Option(False, "--recent-validation", help=RECENT_HELP),
+    recent_level: int | None = typer.Option(None, "--recent-level", help=RECENT_LEVEL_HELP),
 ) -> None:
     """Train the lead-score model (from the store, or --csv), log it to MLflow, register it."""
     from optimizer.models.engine import check_engine, open_engine
@@ -165,6 +172,7 @@ def train_lead_score_command(
         levels=levels,
         monotone=monotone,
         recent_validation=recent_validation,
+        recent_level=recent_level,
     )
     cfg = settings()
     if csv is not None:
@@ -176,6 +184,11 @@ def train_lead_score_command(
     else:
         if target or positive or sep or drop:
             raise InvalidInput("--target/--positive/--sep/--drop apply to --csv only")
+        if recent_level is not None:
+            raise InvalidInput(
+                "--recent-level applies to --csv only: on the store path the level comes "
+                "from the store's own training rules"
+            )
         if changes:
             raise InvalidInput(
                 "--changes applies to --csv only: the store's features have no drifting "

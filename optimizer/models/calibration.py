@@ -36,9 +36,15 @@ class Calibrator:
     b: float = 0.0
     x: tuple[float, ...] = ()
     y: tuple[float, ...] = ()
+    shift: float = 0.0  # added in log-odds after the method (a recent-level shift; 0 = none)
 
     def apply(self, p: np.ndarray) -> np.ndarray:
-        p = np.asarray(p, dtype=np.float64)
+        out = self._method(np.asarray(p, dtype=np.float64))
+        if self.shift == 0.0:
+            return out
+        return 1.0 / (1.0 + np.exp(-(_logit(out) + self.shift)))
+
+    def _method(self, p: np.ndarray) -> np.ndarray:
         if self.method == "sigmoid":
             return 1.0 / (1.0 + np.exp(-(self.a * _logit(p) + self.b)))
         if self.method == "isotonic":
@@ -52,6 +58,7 @@ class Calibrator:
             "b": self.b,
             "x": list(self.x),
             "y": list(self.y),
+            "shift": self.shift,
         }
 
     @classmethod
@@ -64,6 +71,7 @@ class Calibrator:
             b=float(payload["b"]),  # type: ignore[arg-type]
             x=tuple(float(v) for v in payload["x"]),  # type: ignore[attr-defined]
             y=tuple(float(v) for v in payload["y"]),  # type: ignore[attr-defined]
+            shift=float(payload.get("shift", 0.0)),  # type: ignore[arg-type]
         )
 
 
@@ -124,3 +132,21 @@ def choose_calibrator(p: np.ndarray, y: np.ndarray) -> CalibrationChoice:
         brier_isotonic=brier_iso,
         brier_sigmoid=brier_sig,
     )
+
+
+def level_shift(p: np.ndarray, rate: float, *, rows: int) -> float:
+    """The log-odds shift ``c`` with ``mean(sigmoid(logit(p) + c)) == rate``: moves the level of
+    ``p`` to the rate seen on ``rows`` labelled rows (clipped half a row from 0 and 1, so a slice
+    with no positive still gives a finite shift)."""
+    z = _logit(np.asarray(p, dtype=np.float64))
+    if len(z) == 0 or rows < 1:
+        raise ValueError(f"level shift needs rows (got {len(z)} predictions, {rows} rows)")
+    target = float(np.clip(rate, 0.5 / rows, 1.0 - 0.5 / rows))
+    low, high = -30.0, 30.0
+    for _ in range(100):  # bisection: the mean is increasing in c
+        mid = 0.5 * (low + high)
+        if float(np.mean(1.0 / (1.0 + np.exp(-(z + mid))))) < target:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)

@@ -19,6 +19,10 @@ Every option here reads the rows in time order and is off by default. What each 
 - ``monotone``: LightGBM monotone constraints by column name (+1 increasing, -1 decreasing).
 - ``recent_validation``: the early-stopping, calibration and cut-off rows are the most recent
   slice of the fitted rows instead of a stratified sample.
+- ``recent_level``: after calibration, the model's probabilities are shifted in log-odds so that
+  their mean over the newest ``recent_level`` fitted rows equals those rows' observed rate (the
+  shift is stored in the calibrator and applies at serving). Only labels of fitted rows are read:
+  in a walk-forward step, the window's, never the step's own.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class DriftOptions:
     keep_levels: bool = True
     monotone: tuple[tuple[str, int], ...] = ()
     recent_validation: bool = False
+    recent_level: int | None = None
 
     def __post_init__(self) -> None:
         if self.half_life is not None and not (
@@ -55,6 +60,11 @@ class DriftOptions:
             raise InvalidInput(
                 f"--half-life {self.half_life}: a positive number of rows expected "
                 "(leave it out for equal weights)"
+            )
+        if self.recent_level is not None and self.recent_level < 1:
+            raise InvalidInput(
+                f"--recent-level {self.recent_level}: a number of rows >= 1 expected "
+                "(leave it out for no level shift)"
             )
         if self.change_window < 1:
             raise InvalidInput(f"--change-window {self.change_window}: at least 1 row expected")
@@ -78,6 +88,7 @@ class DriftOptions:
             "drift.keep_levels": self.keep_levels,
             "drift.monotone": ",".join(f"{n}={s:+d}" for n, s in self.monotone) or "none",
             "drift.recent_validation": self.recent_validation,
+            "drift.recent_level": self.recent_level if self.recent_level is not None else "none",
         }
 
 

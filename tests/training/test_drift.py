@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from pandas.api import types as ptypes
 
 from optimizer.errors import InvalidInput
+from optimizer.models.calibration import Calibrator, level_shift
 from optimizer.models.drift import (
     MIN_WEIGHT,
     DriftOptions,
@@ -224,3 +226,62 @@ def test_walk_forward_with_every_option_reports_each_step() -> None:
     assert seen == [(0, 200), (1, 400)]
     assert comparison.model.roc_auc > 0.6
     assert np.isfinite(comparison.logistic.roc_auc)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.03, 0.5, 0.97, 1.0])
+def test_the_level_shift_moves_the_mean_to_the_rate(rate: float) -> None:
+    p = np.random.default_rng(1).uniform(0.01, 0.4, 300)
+    shift = level_shift(p, rate, rows=300)
+    moved = Calibrator("identity", shift=shift).apply(p)
+    assert math.isfinite(shift)
+    assert np.mean(moved) == pytest.approx(np.clip(rate, 0.5 / 300, 1 - 0.5 / 300), abs=1e-6)
+    assert np.array_equal(np.argsort(moved), np.argsort(p))  # the order is kept
+
+
+def test_the_shift_is_saved_with_the_calibrator_and_old_files_read_as_none() -> None:
+    cal = Calibrator("sigmoid", a=0.9, b=-0.2, shift=0.7)
+    assert Calibrator.from_json(cal.to_json()) == cal
+    old = {k: v for k, v in cal.to_json().items() if k != "shift"}
+    assert Calibrator.from_json(old).shift == 0.0
+
+
+def test_a_bad_recent_level_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="--recent-level 0"):
+        DriftOptions(recent_level=0)
+    with pytest.raises(InvalidInput, match="--time-order"):
+        with_drift_features(_data(False), DriftOptions(recent_level=100))
+
+
+def _walk(data: TrainingData, drift: DriftOptions) -> list[np.ndarray]:
+    from optimizer.models.lead_score import TrainConfig
+
+    steps: list[np.ndarray] = []
+    evaluate_walk_forward(
+        data,
+        config=TrainConfig(seed=0, max_rounds=40),
+        window=500,
+        step=200,
+        drift=drift,
+        on_step=lambda i, pooled: steps.append(pooled.model[-200:].copy()),
+        baselines=False,
+    )
+    return steps
+
+
+def test_the_recent_level_reads_the_windows_labels_never_the_steps() -> None:
+    drift = DriftOptions(recent_level=150)
+    data = _data(True)
+    base = _walk(data, drift)
+    assert len(base) == 2  # steps scoring rows [500, 700) and [700, 900)
+    # The labels of the last step's own rows change: no prediction moves.
+    flipped = data.y.copy()
+    flipped[700:] = 1 - flipped[700:]
+    after = _walk(replace(data, y=flipped), drift)
+    for got, expected in zip(after, base, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    # The newest labels of the second window change: its level moves, the first step's does not.
+    recent = data.y.copy()
+    recent[550:700] = 1
+    moved = _walk(replace(data, y=recent), drift)
+    np.testing.assert_array_equal(moved[0], base[0])
+    assert np.mean(moved[1]) > np.mean(base[1]) + 0.05

@@ -124,3 +124,11 @@ def test_changes_are_refused_on_the_store_path(
     code = main(["train", "lead-score", "--changes", "euribor3m"])
     assert code == 2
     assert "--changes applies to --csv only" in capsys.readouterr().err
+
+
+def test_recent_level_is_refused_on_the_store_path(
+    ml_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", "lead-score", "--recent-level", "200"])
+    assert code == 2
+    assert "--recent-level applies to --csv only" in capsys.readouterr().err
