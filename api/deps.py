@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from optimizer.store.db import Session
 
 from api.errors import http_error
 from api.state import AppState

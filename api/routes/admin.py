@@ -6,12 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from api.deps import AdminKey, ReadKey, SettingsDep, StateDep, run_write, server_now
 from api.schemas import AuditIn, BannedDateIn, IdPath
-from optimizer.store.db import transaction
+from optimizer.store.db import Session, ping, transaction
 
 router = APIRouter(tags=["admin"])
 
@@ -25,8 +23,7 @@ def readyz(state: StateDep) -> JSONResponse:
     when the database does not answer."""
     checks: dict[str, Any] = {}
     try:
-        with state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(state.engine)
         checks["database"] = "ok"
     except Exception as exc:  # readiness must answer, not raise
         checks["database"] = (

@@ -6,7 +6,7 @@ import datetime as dt
 
 import anyio
 from fastapi import APIRouter, Response
-from sqlalchemy.orm import Session
+from optimizer.store.db import Session
 
 from api.deps import (
     DecideKey,

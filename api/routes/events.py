@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
+from optimizer.store.db import Session
 
 from api.deps import IngestKey, StateDep, run_write, server_now
 from api.requestlog import annotate

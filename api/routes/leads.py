@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.orm import Session
+from optimizer.store.db import Session
 
 from api.deps import IngestKey, ReadKey, ReadSessionDep, StateDep, run_write, server_now
 from api.requestlog import annotate

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy.orm import Session
+from optimizer.store.db import Session
 
 from api.deps import StateDep, run_write, server_now
 from api.errors import http_error

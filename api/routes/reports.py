@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy.orm import Session
+from optimizer.store.db import Session
 
 from api.deps import ReadKey, ReadSessionDep, SettingsDep, server_now
 from api.schemas import MAX_SEED, IdPath

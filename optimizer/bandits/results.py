@@ -9,8 +9,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sqlalchemy import and_, select, true
-from sqlalchemy.orm import Session
 
 from optimizer.bandits.experiment_store import BINARY_METRICS, load_arms, load_experiment
 from optimizer.bandits.guardrail import GuardrailConfig, GuardrailFlag, opt_out_guardrail
@@ -25,7 +23,9 @@ from optimizer.stats.srm import (
     srm_against_weights,
 )
 from optimizer.stats.summary import ArmSummary
-from optimizer.store.models import Decision, DecisionConfirmation, DecisionReward, Event, Experiment
+from optimizer.store import rewards_repo
+from optimizer.store.db import Session
+from optimizer.store.models import Experiment
 from optimizer.store.provider_messages import VariantDelivery, delivery_by_variant
 from optimizer.vocabulary import NOT_OUTCOME_INTENTS, outcome_types
 
@@ -133,26 +133,9 @@ def experiment_results(session: Session, *, experiment_id: int, seed: int = 0) -
     experiment = load_experiment(session, experiment_id)
     arms = load_arms(session, experiment_id)
     position = {variant.id: i for i, (variant, _) in enumerate(arms)}
-    rows = session.execute(
-        select(
-            Decision.variant_id, Decision.propensity, DecisionReward.reward, Decision.explanation
-        )
-        .join(
-            DecisionConfirmation,
-            and_(
-                DecisionConfirmation.decision_id == Decision.id,
-                DecisionConfirmation.allowed.is_(true()),
-            ),
-        )
-        .outerjoin(
-            DecisionReward,
-            and_(
-                DecisionReward.decision_id == Decision.id,
-                DecisionReward.metric == experiment.metric,
-            ),
-        )
-        .where(Decision.experiment_id == experiment_id, Decision.variant_id.is_not(None))
-    ).all()
+    rows = rewards_repo.sent_decisions_with_reward(
+        session, experiment_id=experiment_id, metric=experiment.metric
+    )
     k = len(arms)
     resolved = np.zeros(k, dtype=np.int64)
     inv_sq = np.zeros(k)
@@ -265,14 +248,7 @@ def holdout_lift(
     share = share_of(experiment.policy_params)
     if share <= 0:
         return None
-    rows = session.execute(
-        select(Decision.lead_id, Decision.created_at, Decision.action, Decision.reasons)
-        .where(
-            Decision.experiment_id == experiment.id,
-            Decision.action.in_(("send_now", "send_at", "hold")),
-        )
-        .order_by(Decision.created_at, Decision.id)
-    ).all()
+    rows = rewards_repo.assigned_decisions(session, experiment_id=experiment.id)
     # Each lead's first assigned decision: a text the gate allowed, or a hold of the holdout.
     first: dict[int, tuple[dt.datetime, bool]] = {}
     for lead_id, created_at, action, reasons in rows:
@@ -288,20 +264,16 @@ def holdout_lift(
     value: dict[int, float] = {}
     hit: set[int] = set()
     ids = list(first)
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        for lead_id, occurred_at, amount, meta in session.execute(
-            select(Event.lead_id, Event.occurred_at, Event.value, Event.meta).where(
-                Event.lead_id.in_(chunk), Event.type.in_(kinds)
-            )
-        ):
-            if (meta or {}).get("intent") in NOT_OUTCOME_INTENTS:
-                continue  # a STOP or HELP is not a reply the text earned
-            began, _held = first[int(lead_id)]
-            at = _utc(occurred_at)
-            if began <= at <= began + window:
-                hit.add(int(lead_id))
-                value[int(lead_id)] = value.get(int(lead_id), 0.0) + float(amount or 0.0)
+    for lead_id, occurred_at, amount, meta in rewards_repo.events_of_leads(
+        session, lead_ids=ids, types=kinds
+    ):
+        if (meta or {}).get("intent") in NOT_OUTCOME_INTENTS:
+            continue  # a STOP or HELP is not a reply the text earned
+        began, _held = first[int(lead_id)]
+        at = _utc(occurred_at)
+        if began <= at <= began + window:
+            hit.add(int(lead_id))
+            value[int(lead_id)] = value.get(int(lead_id), 0.0) + float(amount or 0.0)
     groups: dict[bool, list[int]] = {True: [], False: []}
     for lead_id, (_began, held) in first.items():
         groups[held].append(lead_id)

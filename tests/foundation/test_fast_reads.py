@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from optimizer.bandits.experiment_store import _EXPERIMENT_BY_ID
-from optimizer.compliance.store_context import (
+from optimizer.store.experiments_repo import _EXPERIMENT_BY_ID
+from optimizer.store.compliance_repo import (
     _BANNED_SINCE,
     _CONSENTS_OF_PHONE,
     _DNC_IMPORTS_WITH_PHONE,
