@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
-from optimizer.store.db import Engine, SessionFactory
 
 from api.telemetry import MODEL_FALLBACKS
 from optimizer.service.keys import VerifiedKeyCache
 from optimizer.settings import Settings
+from optimizer.store.db import Engine, SessionFactory
 
 if TYPE_CHECKING:
     from optimizer.decide.service import DecisionService

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from optimizer.store.db import Session
 
 from api.deps import IngestKey, StateDep, run_write, server_now
 from api.requestlog import annotate
@@ -11,6 +10,7 @@ from api.routes.leads import vars_of
 from api.schemas import ActionOut, EventsIn, EventsOut
 from optimizer.service.events import EventInput
 from optimizer.service.numbers import EventByNumber, ingest_with_numbers
+from optimizer.store.db import Session
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, insert, or_, select
 
 from optimizer.store.db import Session, core_execute
 from optimizer.store.models import (
@@ -70,11 +70,15 @@ def consents_of_phones(
 
 
 def suppressions_of_phones(
-    session: Session, *, phones: Sequence[str], now: dt.datetime
+    session: Session, *, phones: Sequence[str], now: dt.datetime | None
 ) -> Iterator[Any]:
-    """Rows (phone_e164, action, reason, source, created_at) stored up to ``now``, oldest first
-    within each chunk of numbers (so the last row of a number is its current state)."""
+    """Rows (phone_e164, action, reason, source, created_at) stored up to ``now`` (``None``:
+    every one), oldest first within each chunk of numbers (so the last row of a number is its
+    current state)."""
     for chunk in chunks(phones):
+        bounds: list[ColumnElement[bool]] = [Suppression.phone_e164.in_(chunk)]
+        if now is not None:
+            bounds.append(Suppression.created_at <= now)
         yield from session.execute(
             select(
                 Suppression.phone_e164,
@@ -83,7 +87,7 @@ def suppressions_of_phones(
                 Suppression.source,
                 Suppression.created_at,
             )
-            .where(Suppression.phone_e164.in_(chunk), Suppression.created_at <= now)
+            .where(*bounds)
             .order_by(Suppression.created_at, Suppression.id)
         )
 
