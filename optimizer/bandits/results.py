@@ -25,6 +25,7 @@ from optimizer.stats.srm import (
 from optimizer.stats.summary import ArmSummary
 from optimizer.store import rewards_repo
 from optimizer.store.db import Session
+from optimizer.store.holdout_log import load_assigned_decisions, load_outcome_events
 from optimizer.store.models import Experiment
 from optimizer.store.provider_messages import VariantDelivery, delivery_by_variant
 from optimizer.vocabulary import NOT_OUTCOME_INTENTS, outcome_types
@@ -248,32 +249,27 @@ def holdout_lift(
     share = share_of(experiment.policy_params)
     if share <= 0:
         return None
-    rows = rewards_repo.assigned_decisions(session, experiment_id=experiment.id)
+    assigned = load_assigned_decisions(
+        session, experiment_ids=[experiment.id], holdout_reason=HOLDOUT_REASON
+    )
     # Each lead's first assigned decision: a text the gate allowed, or a hold of the holdout.
     first: dict[int, tuple[dt.datetime, bool]] = {}
-    for lead_id, created_at, action, reasons in rows:
-        if lead_id in first:
+    for decision in assigned:
+        if decision.lead_id in first:
             continue
-        held = action == "hold" and any(
-            isinstance(r, dict) and r.get("code") == HOLDOUT_REASON for r in reasons or ()
-        )
-        if held or action != "hold":
-            first[int(lead_id)] = (_utc(created_at), held)
+        if decision.held_out or decision.action != "hold":
+            first[decision.lead_id] = (decision.decided_at, decision.held_out)
     window = dt.timedelta(hours=experiment.attribution_hours)
     kinds = outcome_types(experiment.metric)
     value: dict[int, float] = {}
     hit: set[int] = set()
-    ids = list(first)
-    for lead_id, occurred_at, amount, meta in rewards_repo.events_of_leads(
-        session, lead_ids=ids, types=kinds
-    ):
-        if (meta or {}).get("intent") in NOT_OUTCOME_INTENTS:
+    for event in load_outcome_events(session, lead_ids=list(first), types=kinds):
+        if event.intent in NOT_OUTCOME_INTENTS:
             continue  # a STOP or HELP is not a reply the text earned
-        began, _held = first[int(lead_id)]
-        at = _utc(occurred_at)
-        if began <= at <= began + window:
-            hit.add(int(lead_id))
-            value[int(lead_id)] = value.get(int(lead_id), 0.0) + float(amount or 0.0)
+        began, _held = first[event.lead_id]
+        if began <= event.occurred_at <= began + window:
+            hit.add(event.lead_id)
+            value[event.lead_id] = value.get(event.lead_id, 0.0) + float(event.value or 0.0)
     groups: dict[bool, list[int]] = {True: [], False: []}
     for lead_id, (_began, held) in first.items():
         groups[held].append(lead_id)
@@ -333,7 +329,3 @@ def holdout_lift(
 
 def _summary(name: str, values: list[float]) -> ArmSummary:
     return ArmSummary(name, len(values), 0, float(sum(values)), float(sum(v * v for v in values)))
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

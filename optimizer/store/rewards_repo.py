@@ -8,7 +8,7 @@ metric) and rows are inserted with ON CONFLICT DO NOTHING, so a replay inserts n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Table, and_, exists, literal, null, select, true
@@ -19,12 +19,10 @@ from optimizer.store.models import (
     Decision,
     DecisionConfirmation,
     DecisionReward,
-    Event,
     Experiment,
     UTCDateTime,
 )
 
-OUTCOME_CHUNK = 5000
 _REWARD_COLUMNS = (
     "decision_id",
     "metric",
@@ -136,31 +134,3 @@ def sent_decisions_with_reward(session: Session, *, experiment_id: int, metric: 
             .where(Decision.experiment_id == experiment_id, Decision.variant_id.is_not(None))
         )
     )
-
-
-def assigned_decisions(session: Session, *, experiment_id: int) -> list[Any]:
-    """Rows (lead_id, created_at, action, reasons) of the experiment's texts and holds, in
-    log order."""
-    return list(
-        session.execute(
-            select(Decision.lead_id, Decision.created_at, Decision.action, Decision.reasons)
-            .where(
-                Decision.experiment_id == experiment_id,
-                Decision.action.in_(("send_now", "send_at", "hold")),
-            )
-            .order_by(Decision.created_at, Decision.id)
-        )
-    )
-
-
-def events_of_leads(
-    session: Session, *, lead_ids: Sequence[int], types: Sequence[str]
-) -> Iterator[Any]:
-    """Rows (lead_id, occurred_at, value, meta) of the leads' events of the given types."""
-    for start in range(0, len(lead_ids), OUTCOME_CHUNK):
-        chunk = lead_ids[start : start + OUTCOME_CHUNK]
-        yield from session.execute(
-            select(Event.lead_id, Event.occurred_at, Event.value, Event.meta).where(
-                Event.lead_id.in_(chunk), Event.type.in_(types)
-            )
-        )
