@@ -22,11 +22,12 @@ from optimizer.bandits.guardrail import GuardrailConfig, opt_out_guardrail
 from optimizer.errors import InvalidInput, NotFound
 from optimizer.store import experiments_repo, rewards_repo
 from optimizer.store.db import Session
+from optimizer.store.events_repo import decision_by_id
 from optimizer.store.models import Decision
 
 
 def _sent_decision(session: Session, decision_id: str) -> tuple[Decision, dt.datetime] | None:
-    decision = session.get(Decision, decision_id)
+    decision = decision_by_id(session, decision_id)
     if decision is None:
         raise NotFound(f"decision {decision_id!r} does not exist", field="decision_id")
     if decision.experiment_id is None or decision.variant_id is None:

@@ -16,8 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from optimizer.compliance import classify_inbound
 from optimizer.compliance.store_context import opt_out_confirmation, record_opt_out
 from optimizer.errors import InvalidInput
@@ -25,6 +23,7 @@ from optimizer.phones import InvalidPhone, to_e164
 from optimizer.service.events import EventInput, ingest_events, is_suppressed
 from optimizer.settings import Settings
 from optimizer.store import provider_messages as store
+from optimizer.store.db import Session
 from optimizer.store.locks import lock_numbers
 from optimizer.timebounds import clamp_opt_out_time, require_aware
 from optimizer.vocabulary import CHANNELS
