@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 
 from api.errors import http_error
 from api.state import AppState
-from optimizer.service.keys import KeyIdentity, has_scope, verify_key
+from optimizer.ingest.keys import KeyIdentity, has_scope, verify_key
 from optimizer.settings import Settings
 from optimizer.store.db import Session, transaction
 

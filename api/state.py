@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from api.telemetry import MODEL_FALLBACKS
-from optimizer.service.keys import VerifiedKeyCache
+from optimizer.ingest.keys import VerifiedKeyCache
 from optimizer.settings import Settings
 from optimizer.store.db import Engine, SessionFactory
 

@@ -24,9 +24,9 @@ from api.deps import ReadSessionDep, StateDep, authenticate, server_now
 from api.state import AppState
 from optimizer import reports
 from optimizer.errors import InvalidInput, NotFound, OptimizerError
+from optimizer.ingest.keys import KeyIdentity, has_scope, verify_key
+from optimizer.ingest.ui_sessions import create_session, end_session, session_identity
 from optimizer.reports import charts
-from optimizer.service.keys import KeyIdentity, has_scope, verify_key
-from optimizer.service.ui_sessions import create_session, end_session, session_identity
 from optimizer.store import leads_repo
 from optimizer.store.db import transaction
 

@@ -18,7 +18,7 @@ from optimizer.compliance import evaluate
 from optimizer.compliance.recipient import recipient_of
 from optimizer.compliance.store_context import build_context
 from optimizer.decide.render import LeadFacts, lead_tokens, render
-from optimizer.service.events import EventInput, ingest_events
+from optimizer.ingest.events import EventInput, ingest_events
 from optimizer.settings import Settings
 from optimizer.simulation import Outcome, SendRequest, SimLead
 from optimizer.simulation.history import register_sim_lead

@@ -1,6 +1,6 @@
 """Apply providers' records to the store, through the same code as ``POST /v1/events``.
 
-- An inbound message goes through :func:`optimizer.service.numbers.receive_inbound` (the lead's
+- An inbound message goes through :func:`optimizer.ingest.numbers.receive_inbound` (the lead's
   ``inbound`` event, or, from a number with no lead, a number-level opt-out or HELP answer).
 - A status callback is stored once per (message, status), attached to the decision whose
   confirm named the message id; its carrier error acts: a STOP at the carrier suppresses the
@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from optimizer.errors import Conflict, InvalidInput, NotFound
+from optimizer.ingest.events import is_suppressed
+from optimizer.ingest.numbers import Clock, InboundResult, normalise_number, receive_inbound
 from optimizer.phones import InvalidPhone, to_e164
 from optimizer.providers.base import ErrorAction, InboundMessage, Record, StatusUpdate
-from optimizer.service.events import is_suppressed
-from optimizer.service.numbers import Clock, InboundResult, normalise_number, receive_inbound
 from optimizer.settings import Settings
 from optimizer.store import provider_messages as store
 from optimizer.store.db import Session

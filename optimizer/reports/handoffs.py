@@ -12,8 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from optimizer.compliance.intent import HANDOFF_INTENTS
+from optimizer.ingest.events import LEAD_TEXT_TYPES
 from optimizer.reports.common import Jsonable
-from optimizer.service.events import LEAD_TEXT_TYPES
 from optimizer.store import reports_repo
 from optimizer.store.compliance_repo import suppressions_of_phones
 from optimizer.store.db import Session

@@ -11,6 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
+from optimizer.ingest.events import GATE_KEY, UNMANAGED_KEY
 from optimizer.reports.common import (
     DNC_PREFIXES,
     FREQUENCY_PREFIXES,
@@ -34,7 +35,6 @@ from optimizer.reports.touches import (
     load_outcomes,
     load_sends,
 )
-from optimizer.service.events import GATE_KEY, UNMANAGED_KEY
 from optimizer.store import reports_repo
 from optimizer.store.db import Session
 from optimizer.store.provider_messages import delivery_by_variant, receipts_in, variant_labels
@@ -323,7 +323,7 @@ def unmanaged_sends(
     session: Session, *, period: Period, listed: int = UNMANAGED_LISTED
 ) -> UnmanagedSummary:
     """Sends made around the gate in ``period`` (``sent`` events stored with the ``unmanaged``
-    flag by :func:`optimizer.service.events.ingest_events`), with the gate's verdict on each
+    flag by :func:`optimizer.ingest.events.ingest_events`), with the gate's verdict on each
     as of its time: how many it would have refused, by reason code, and the latest ``listed``."""
     rows = reports_repo.sends_with_meta_in(session, start=period.start, end=period.end)
     found: list[UnmanagedSend] = []

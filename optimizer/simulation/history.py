@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.service.events import EventInput, ingest_events
-from optimizer.service.leads import ConsentInput, LeadInput, add_consent, upsert_lead
+from optimizer.ingest.events import EventInput, ingest_events
+from optimizer.ingest.leads import ConsentInput, LeadInput, add_consent, upsert_lead
 from optimizer.settings import Settings
 from optimizer.simulation.checker import OK
 from optimizer.simulation.geography import DAY, HOUR, from_epoch, to_epoch

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from optimizer.service.keys import KeyIdentity
+from optimizer.ingest.keys import KeyIdentity
 from optimizer.store import access_repo
 from optimizer.store.db import Session
 

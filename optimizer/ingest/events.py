@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optimizer.errors import InvalidInput
-from optimizer.service.leads import validate_channel
+from optimizer.ingest.leads import validate_channel
 from optimizer.settings import Settings
 from optimizer.store import events_repo
 from optimizer.store.db import Session
