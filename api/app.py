@@ -26,8 +26,8 @@ from api.routes import health
 from api.state import AppState
 from api.telemetry import install_metrics
 from optimizer import __version__
+from optimizer.ingest.keys import VerifiedKeyCache
 from optimizer.logs import configure_structlog
-from optimizer.service.keys import VerifiedKeyCache
 from optimizer.settings import Settings, get_settings
 from optimizer.store.db import (
     checkpoint,

@@ -9,13 +9,12 @@ from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
 from api.errors import http_error
 from api.state import AppState
-from optimizer.service.keys import KeyIdentity, has_scope, verify_key
+from optimizer.ingest.keys import KeyIdentity, has_scope, verify_key
 from optimizer.settings import Settings
-from optimizer.store.db import transaction
+from optimizer.store.db import Session, transaction
 
 AUTH_COOKIE = "optimizer_key"
 

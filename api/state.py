@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from api.telemetry import MODEL_FALLBACKS
-from optimizer.service.keys import VerifiedKeyCache
+from optimizer.ingest.keys import VerifiedKeyCache
 from optimizer.settings import Settings
+from optimizer.store.db import Engine, SessionFactory
 
 if TYPE_CHECKING:
     from optimizer.decide.service import DecisionService
@@ -28,10 +27,10 @@ class AppState:
 
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    sessions: SessionFactory
     schema_revision: str | None
     write_engine: Engine | None = None
-    write_sessions_factory: sessionmaker[Session] | None = None
+    write_sessions_factory: SessionFactory | None = None
     decision_service: DecisionService | None = None
     keys: VerifiedKeyCache = field(default_factory=lambda: VerifiedKeyCache(0.0))
     # Threads that single-lead decisions run on (set at start-up from decision_threads).
@@ -55,7 +54,7 @@ class AppState:
     _retry_at: float = 0.0
 
     @property
-    def write_sessions(self) -> sessionmaker[Session]:
+    def write_sessions(self) -> SessionFactory:
         return self.write_sessions_factory or self.sessions
 
     def decisions(self) -> DecisionService:

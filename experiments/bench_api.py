@@ -53,7 +53,7 @@ from sqlalchemy import func, select
 from experiments.loadgen import run_open_loop
 from optimizer.demo.runner import DemoOptions, Server, _keys, demo_settings, prepare_store
 from optimizer.demo.templates import DEMO_VARIANTS
-from optimizer.service.leads import ConsentInput, LeadInput, add_consent, upsert_lead
+from optimizer.ingest.leads import ConsentInput, LeadInput, add_consent, upsert_lead
 from optimizer.settings import Settings
 from optimizer.store.db import make_engine, session_factory, transaction
 from optimizer.store.models import Decision, Event, Experiment

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import api.app
     from optimizer import reports
-    from optimizer.service.keys import create_key
+    from optimizer.ingest.keys import create_key
     from optimizer.settings import Settings
     from optimizer.store.db import make_engine, session_factory, upgrade
     from optimizer.store.models import Decision, Event

@@ -23,7 +23,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from optimizer.compliance.dnc import import_dnc, parse_dnc_text
-from optimizer.service.keys import create_key
+from optimizer.ingest.keys import create_key
 from optimizer.store.db import make_engine, session_factory, transaction, upgrade
 
 SCOPES = ("admin", "decide", "ingest", "read")

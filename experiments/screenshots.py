@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {reason}", file=sys.stderr)
         return 2
 
-    from optimizer.service.keys import create_key
+    from optimizer.ingest.keys import create_key
     from optimizer.settings import get_settings
     from optimizer.store.db import make_engine, session_factory, upgrade
     from optimizer.store.models import ApiKey

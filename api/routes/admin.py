@@ -6,12 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from api.deps import AdminKey, ReadKey, SettingsDep, StateDep, run_write, server_now
 from api.schemas import AuditIn, BannedDateIn, IdPath
-from optimizer.store.db import transaction
+from optimizer.store.db import Session, ping, transaction
 
 router = APIRouter(tags=["admin"])
 
@@ -25,8 +23,7 @@ def readyz(state: StateDep) -> JSONResponse:
     when the database does not answer."""
     checks: dict[str, Any] = {}
     try:
-        with state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(state.engine)
         checks["database"] = "ok"
     except Exception as exc:  # readiness must answer, not raise
         checks["database"] = (
@@ -65,7 +62,7 @@ def reload_models(state: StateDep, _key: AdminKey) -> dict[str, Any]:
 @router.get("/v1/keys")
 def keys_list(state: StateDep, _key: AdminKey) -> dict[str, Any]:
     """Every API key: id, name, scopes, when created and revoked (never the key or its hash)."""
-    from optimizer.service.keys import key_summary, list_keys
+    from optimizer.ingest.keys import key_summary, list_keys
 
     with state.sessions() as session:
         return {"keys": [key_summary(row) for row in list_keys(session)]}
@@ -75,7 +72,7 @@ def keys_list(state: StateDep, _key: AdminKey) -> dict[str, Any]:
 def keys_revoke(key_id: IdPath, state: StateDep, _key: AdminKey) -> dict[str, Any]:
     """Revoke a key: it stops working at once in this server process (and its UI sessions
     everywhere); other processes drop their cached verification within key_cache_seconds."""
-    from optimizer.service.keys import key_summary, revoke_key
+    from optimizer.ingest.keys import key_summary, revoke_key
 
     with state.writer_turn(), transaction(state.write_sessions) as session:
         row = revoke_key(session, key_id, now=server_now())

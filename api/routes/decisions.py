@@ -6,7 +6,6 @@ import datetime as dt
 
 import anyio
 from fastapi import APIRouter, Response
-from sqlalchemy.orm import Session
 
 from api.deps import (
     DecideKey,
@@ -40,7 +39,7 @@ from optimizer.decide.store import read_decision, write_decision, write_decision
 from optimizer.decide.types import DecisionReason, DecisionRecord
 from optimizer.providers.service import link_sent_message
 from optimizer.settings import Settings
-from optimizer.store.db import transaction
+from optimizer.store.db import Session, transaction
 from optimizer.timebounds import check_time
 
 router = APIRouter(tags=["decisions"])

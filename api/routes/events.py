@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 
 from api.deps import IngestKey, StateDep, run_write, server_now
 from api.requestlog import annotate
 from api.routes.leads import vars_of
 from api.schemas import ActionOut, EventsIn, EventsOut
-from optimizer.service.events import EventInput
-from optimizer.service.numbers import EventByNumber, ingest_with_numbers
+from optimizer.ingest.events import EventInput
+from optimizer.ingest.numbers import EventByNumber, ingest_with_numbers
+from optimizer.store.db import Session
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

@@ -5,24 +5,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from api.deps import AdminKey, ReadKey, ReadSessionDep, StateDep, run_write, server_now
 from api.schemas import MAX_SEED, ExperimentIn, ExperimentOut, IdPath, VariantOut
 from optimizer.bandits.holdout import HOLDOUT_PARAM, share_of
 from optimizer.bandits.store import close_expired, create_experiment, experiment_results
-from optimizer.errors import Conflict, InvalidInput, NotFound
-from optimizer.store.db import transaction
-from optimizer.store.models import Experiment, Variant
+from optimizer.errors import Conflict, InvalidInput
+from optimizer.store import experiments_repo
+from optimizer.store.db import Session, transaction
+from optimizer.store.models import Experiment
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
 
 
-def experiment_out(session: Any, experiment: Experiment) -> ExperimentOut:
-    variants = session.scalars(
-        select(Variant).where(Variant.experiment_id == experiment.id).order_by(Variant.position)
-    ).all()
+def experiment_out(session: Session, experiment: Experiment) -> ExperimentOut:
+    variants = experiments_repo.variants_of(session, experiment_id=experiment.id)
     return ExperimentOut(
         id=experiment.id,
         name=experiment.name,
@@ -47,11 +44,8 @@ def experiment_out(session: Any, experiment: Experiment) -> ExperimentOut:
     )
 
 
-def _get(session: Any, experiment_id: int) -> Experiment:
-    experiment = session.get(Experiment, experiment_id)
-    if experiment is None:
-        raise NotFound(f"experiment {experiment_id} does not exist", field="experiment_id")
-    return experiment  # type: ignore[no-any-return]
+def _get(session: Session, experiment_id: int) -> Experiment:
+    return experiments_repo.load_experiment(session, experiment_id)
 
 
 def _with_holdout(body: ExperimentIn) -> dict[str, Any] | None:
@@ -91,10 +85,7 @@ async def post_experiment(body: ExperimentIn, state: StateDep, _key: AdminKey) -
 
 @router.get("", response_model=list[ExperimentOut])
 def list_experiments(session: ReadSessionDep, _key: ReadKey) -> list[ExperimentOut]:
-    return [
-        experiment_out(session, e)
-        for e in session.scalars(select(Experiment).order_by(Experiment.id))
-    ]
+    return [experiment_out(session, e) for e in experiments_repo.list_experiments(session)]
 
 
 @router.get("/{experiment_id}", response_model=ExperimentOut)
@@ -128,9 +119,7 @@ async def stop_experiment(experiment_id: IdPath, state: StateDep, _key: AdminKey
         experiment = _get(session, experiment_id)
         if experiment.status == "stopped":
             raise Conflict(f"experiment {experiment_id} is already stopped", field="experiment_id")
-        experiment.status = "stopped"
-        experiment.stopped_at = server_now()
-        session.flush()
+        experiments_repo.stop_experiment(session, experiment, now=server_now())
         return experiment_out(session, experiment)
 
     return await run_write(state, work)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from api.state import AppState
 from optimizer import __version__
-from optimizer.store.db import current_revision, head_revision
+from optimizer.store.db import current_revision, head_revision, ping
 
 router = APIRouter(tags=["health"])
 
@@ -20,8 +19,7 @@ def healthz(request: Request) -> JSONResponse:
     database: dict[str, object] = {"backend": state.engine.dialect.name}
     ok = True
     try:
-        with state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(state.engine)
         revision = current_revision(state.engine)
         database.update(ok=True, schema_revision=revision, schema_head=head_revision())
         ok = revision == head_revision()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.orm import Session
 
 from api.deps import IngestKey, ReadKey, ReadSessionDep, StateDep, run_write, server_now
 from api.requestlog import annotate
@@ -21,10 +20,11 @@ from api.schemas import (
     RevocationOut,
 )
 from optimizer.compliance.recipient import resolve_recipient
+from optimizer.ingest.events import is_suppressed, record_revocation
+from optimizer.ingest.leads import ConsentInput, LeadInput, add_consent, get_lead, upsert_lead
+from optimizer.ingest.timeline import lead_timeline
 from optimizer.phones import parse_phone, to_e164
-from optimizer.service.events import is_suppressed, record_revocation
-from optimizer.service.leads import ConsentInput, LeadInput, add_consent, get_lead, upsert_lead
-from optimizer.service.timeline import lead_timeline
+from optimizer.store.db import Session
 from optimizer.store.locks import lock_numbers
 from optimizer.store.models import Lead
 from optimizer.store.provider_messages import leads_of_number

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy.orm import Session
 
 from api.deps import StateDep, run_write, server_now
 from api.errors import http_error
@@ -23,6 +22,7 @@ from optimizer.providers import (
     twiml,
 )
 from optimizer.providers.service import Applied, apply_records
+from optimizer.store.db import Session
 
 router = APIRouter(prefix="/v1/providers", tags=["providers"])
 

@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy.orm import Session
 
 from api.deps import ReadKey, ReadSessionDep, SettingsDep, server_now
 from api.schemas import MAX_SEED, IdPath
 from optimizer import reports
 from optimizer.settings import Settings
+from optimizer.store.db import Session
 from optimizer.timebounds import check_time
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])

@@ -19,17 +19,16 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
-from sqlalchemy import select
 
 from api.deps import ReadSessionDep, StateDep, authenticate, server_now
 from api.state import AppState
 from optimizer import reports
 from optimizer.errors import InvalidInput, NotFound, OptimizerError
+from optimizer.ingest.keys import KeyIdentity, has_scope, verify_key
+from optimizer.ingest.ui_sessions import create_session, end_session, session_identity
 from optimizer.reports import charts
-from optimizer.service.keys import KeyIdentity, has_scope, verify_key
-from optimizer.service.ui_sessions import create_session, end_session, session_identity
+from optimizer.store import leads_repo
 from optimizer.store.db import transaction
-from optimizer.store.models import Lead
 
 API_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = API_DIR / "templates"
@@ -350,10 +349,10 @@ def lead_lookup(
     query = q.strip()
     lead_id = None
     if query:
-        found = session.scalars(select(Lead.id).where(Lead.external_id == query)).first()
+        found = leads_repo.lead_by_external_id(session, external_id=query)
         if found is None and query.isdigit():
-            found = session.scalars(select(Lead.id).where(Lead.id == int(query))).first()
-        lead_id = found
+            found = leads_repo.lead_by_id(session, int(query))
+        lead_id = found.id if found is not None else None
     if lead_id is not None:
         return RedirectResponse(f"/ui/leads/{lead_id}", status_code=303)
     return _page(request, "lead_lookup.html", {"q": query, "missing": bool(query)})

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
 
 from optimizer.bandits.base import BasePolicy
 from optimizer.bandits.contextual import ContextualThompson, LeadContext
@@ -27,12 +25,12 @@ from optimizer.bandits.guardrail import GuardrailConfig
 from optimizer.bandits.holdout import HOLDOUT_PARAM, holdout_share
 from optimizer.bandits.registry import make_policy, policy_class
 from optimizer.errors import Conflict, InvalidInput, NotFound
-from optimizer.store.db import core_execute
-from optimizer.store.models import (
-    ArmStats,
-    Experiment,
-    Variant,
-)
+from optimizer.store import experiments_repo as repo
+from optimizer.store.db import Session
+from optimizer.store.experiments_repo import load_arms, load_experiment
+from optimizer.store.experiments_repo import read_arms as read_arms
+from optimizer.store.experiments_repo import read_experiment as read_experiment
+from optimizer.store.models import ArmStats, Experiment, Variant
 from optimizer.store.segment_stats import SegmentArmCount, segment_arm_counts
 
 BINARY_METRICS = ("reply", "click", "conversion")
@@ -130,119 +128,21 @@ def create_experiment(
         stored[HOLDOUT_PARAM] = holdout_share(stored[HOLDOUT_PARAM])
     policy_params = policy_only(stored)
     make_policy(policy, len(variants), policy_params)  # validates the parameters
-    if session.scalar(select(Experiment.id).where(Experiment.name == name)) is not None:
+    if repo.experiment_id_by_name(session, name=name) is not None:
         raise Conflict(f"experiment {name!r} already exists", field="name")
-    weights = policy_params.get("weights")
-    experiment = Experiment(
+    return repo.add_experiment(
+        session,
         name=name,
         metric=metric,
         policy=policy,
-        policy_params=stored,
-        status="running",
+        params=stored,
+        variants=variants,
+        weights=policy_params.get("weights"),
+        control=control,
         attribution_hours=attribution_hours,
         seed=seed,
-        created_at=now,
+        now=now,
     )
-    session.add(experiment)
-    session.flush()
-    rows = []
-    for position, (variant_name, template) in enumerate(variants):
-        variant = Variant(
-            experiment_id=experiment.id,
-            name=variant_name,
-            template=template,
-            position=position,
-            weight=float(weights[position]) if weights else None,
-            paused=False,
-        )
-        session.add(variant)
-        rows.append(variant)
-    session.flush()
-    for variant in rows:
-        session.add(
-            ArmStats(
-                variant_id=variant.id,
-                experiment_id=experiment.id,
-                sends=0,
-                successes=0,
-                revenue_sum=0.0,
-                revenue_sum_sq=0.0,
-                opt_outs=0,
-                propensity_inv_sum=0.0,
-                updated_at=now,
-            )
-        )
-        if variant.name == control:
-            experiment.control_variant_id = variant.id
-    session.flush()
-    return experiment
-
-
-def load_experiment(session: Session, experiment_id: int) -> Experiment:
-    experiment = session.get(Experiment, experiment_id)
-    if experiment is None:
-        raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
-    return experiment
-
-
-_EXPERIMENT_BY_ID = select(
-    *(getattr(Experiment, a.key).label(a.key) for a in Experiment.__mapper__.column_attrs)
-).where(Experiment.id == bindparam("experiment_id"))
-
-
-def read_experiment(session: Session, experiment_id: int) -> Experiment | None:
-    """The experiment's row as a detached ``Experiment`` (not in the session; for reading),
-    with one Core select (the decision's path; ``session.get`` costs about three times as
-    much)."""
-    row = core_execute(session, _EXPERIMENT_BY_ID, {"experiment_id": experiment_id}).first()
-    if row is None:
-        return None
-    experiment = Experiment(**row._mapping)
-    make_transient_to_detached(experiment)
-    return experiment
-
-
-# Built once (it runs on every decision): SQLAlchemy reuses its compiled form.
-_ARMS_OF_EXPERIMENT = (
-    select(Variant, ArmStats)
-    .join(ArmStats, ArmStats.variant_id == Variant.id)
-    .where(Variant.experiment_id == bindparam("experiment_id"))
-    .order_by(Variant.position, Variant.id)
-    .execution_options(populate_existing=True)
-)
-
-
-def load_arms(session: Session, experiment_id: int) -> list[tuple[Variant, ArmStats]]:
-    rows = session.execute(_ARMS_OF_EXPERIMENT, {"experiment_id": experiment_id}).all()
-    return [(row[0], row[1]) for row in rows]
-
-
-_VARIANT_KEYS = tuple(a.key for a in Variant.__mapper__.column_attrs)
-_STATS_KEYS = tuple(a.key for a in ArmStats.__mapper__.column_attrs)
-_ARM_ROWS_OF_EXPERIMENT = (
-    select(
-        *(getattr(Variant, k).label(f"v_{k}") for k in _VARIANT_KEYS),
-        *(getattr(ArmStats, k).label(f"s_{k}") for k in _STATS_KEYS),
-    )
-    .join(ArmStats, ArmStats.variant_id == Variant.id)
-    .where(Variant.experiment_id == bindparam("experiment_id"))
-    .order_by(Variant.position, Variant.id)
-)
-
-
-def read_arms(session: Session, experiment_id: int) -> list[tuple[Variant, ArmStats]]:
-    """:func:`load_arms` for reading only (the decision's path): the same rows, in the same
-    order, as detached objects (not in the session) from one Core select, about a fifth of the
-    ORM's cost. Nothing written to them is stored."""
-    out: list[tuple[Variant, ArmStats]] = []
-    for row in core_execute(session, _ARM_ROWS_OF_EXPERIMENT, {"experiment_id": experiment_id}):
-        values = row._mapping
-        variant = Variant(**{k: values[f"v_{k}"] for k in _VARIANT_KEYS})
-        stats = ArmStats(**{k: values[f"s_{k}"] for k in _STATS_KEYS})
-        make_transient_to_detached(variant)
-        make_transient_to_detached(stats)
-        out.append((variant, stats))
-    return out
 
 
 def build_policy(
@@ -441,19 +341,14 @@ def record_send(
     """Count one confirmed send and its inverse propensity, atomically in SQL."""
     if not (isinstance(propensity, int | float) and 0.0 < propensity <= 1.0):
         raise InvalidInput(f"propensity {propensity!r}: must be in (0, 1]", field="propensity")
-    values: dict[str, Any] = {
-        "sends": ArmStats.sends + 1,
-        "propensity_inv_sum": ArmStats.propensity_inv_sum + 1.0 / float(propensity),
-    }
-    if now is not None:
-        values["updated_at"] = _aware(now)
-    result = session.execute(
-        update(ArmStats)
-        .where(ArmStats.experiment_id == experiment_id, ArmStats.variant_id == variant_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    changed = repo.count_send(
+        session,
+        experiment_id=experiment_id,
+        variant_id=variant_id,
+        propensity=float(propensity),
+        now=None if now is None else _aware(now),
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if changed != 1:
         raise NotFound(
             f"variant {variant_id!r} of experiment {experiment_id!r} does not exist",
             field="variant_id",

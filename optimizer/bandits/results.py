@@ -9,8 +9,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sqlalchemy import and_, select, true
-from sqlalchemy.orm import Session
 
 from optimizer.bandits.experiment_store import BINARY_METRICS, load_arms, load_experiment
 from optimizer.bandits.guardrail import GuardrailConfig, GuardrailFlag, opt_out_guardrail
@@ -25,7 +23,10 @@ from optimizer.stats.srm import (
     srm_against_weights,
 )
 from optimizer.stats.summary import ArmSummary
-from optimizer.store.models import Decision, DecisionConfirmation, DecisionReward, Event, Experiment
+from optimizer.store import rewards_repo
+from optimizer.store.db import Session
+from optimizer.store.holdout_log import load_assigned_decisions, load_outcome_events
+from optimizer.store.models import Experiment
 from optimizer.store.provider_messages import VariantDelivery, delivery_by_variant
 from optimizer.vocabulary import NOT_OUTCOME_INTENTS, outcome_types
 
@@ -133,26 +134,9 @@ def experiment_results(session: Session, *, experiment_id: int, seed: int = 0) -
     experiment = load_experiment(session, experiment_id)
     arms = load_arms(session, experiment_id)
     position = {variant.id: i for i, (variant, _) in enumerate(arms)}
-    rows = session.execute(
-        select(
-            Decision.variant_id, Decision.propensity, DecisionReward.reward, Decision.explanation
-        )
-        .join(
-            DecisionConfirmation,
-            and_(
-                DecisionConfirmation.decision_id == Decision.id,
-                DecisionConfirmation.allowed.is_(true()),
-            ),
-        )
-        .outerjoin(
-            DecisionReward,
-            and_(
-                DecisionReward.decision_id == Decision.id,
-                DecisionReward.metric == experiment.metric,
-            ),
-        )
-        .where(Decision.experiment_id == experiment_id, Decision.variant_id.is_not(None))
-    ).all()
+    rows = rewards_repo.sent_decisions_with_reward(
+        session, experiment_id=experiment_id, metric=experiment.metric
+    )
     k = len(arms)
     resolved = np.zeros(k, dtype=np.int64)
     inv_sq = np.zeros(k)
@@ -265,43 +249,27 @@ def holdout_lift(
     share = share_of(experiment.policy_params)
     if share <= 0:
         return None
-    rows = session.execute(
-        select(Decision.lead_id, Decision.created_at, Decision.action, Decision.reasons)
-        .where(
-            Decision.experiment_id == experiment.id,
-            Decision.action.in_(("send_now", "send_at", "hold")),
-        )
-        .order_by(Decision.created_at, Decision.id)
-    ).all()
+    assigned = load_assigned_decisions(
+        session, experiment_ids=[experiment.id], holdout_reason=HOLDOUT_REASON
+    )
     # Each lead's first assigned decision: a text the gate allowed, or a hold of the holdout.
     first: dict[int, tuple[dt.datetime, bool]] = {}
-    for lead_id, created_at, action, reasons in rows:
-        if lead_id in first:
+    for decision in assigned:
+        if decision.lead_id in first:
             continue
-        held = action == "hold" and any(
-            isinstance(r, dict) and r.get("code") == HOLDOUT_REASON for r in reasons or ()
-        )
-        if held or action != "hold":
-            first[int(lead_id)] = (_utc(created_at), held)
+        if decision.held_out or decision.action != "hold":
+            first[decision.lead_id] = (decision.decided_at, decision.held_out)
     window = dt.timedelta(hours=experiment.attribution_hours)
     kinds = outcome_types(experiment.metric)
     value: dict[int, float] = {}
     hit: set[int] = set()
-    ids = list(first)
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        for lead_id, occurred_at, amount, meta in session.execute(
-            select(Event.lead_id, Event.occurred_at, Event.value, Event.meta).where(
-                Event.lead_id.in_(chunk), Event.type.in_(kinds)
-            )
-        ):
-            if (meta or {}).get("intent") in NOT_OUTCOME_INTENTS:
-                continue  # a STOP or HELP is not a reply the text earned
-            began, _held = first[int(lead_id)]
-            at = _utc(occurred_at)
-            if began <= at <= began + window:
-                hit.add(int(lead_id))
-                value[int(lead_id)] = value.get(int(lead_id), 0.0) + float(amount or 0.0)
+    for event in load_outcome_events(session, lead_ids=list(first), types=kinds):
+        if event.intent in NOT_OUTCOME_INTENTS:
+            continue  # a STOP or HELP is not a reply the text earned
+        began, _held = first[event.lead_id]
+        if began <= event.occurred_at <= began + window:
+            hit.add(event.lead_id)
+            value[event.lead_id] = value.get(event.lead_id, 0.0) + float(event.value or 0.0)
     groups: dict[bool, list[int]] = {True: [], False: []}
     for lead_id, (_began, held) in first.items():
         groups[held].append(lead_id)
@@ -361,7 +329,3 @@ def holdout_lift(
 
 def _summary(name: str, values: list[float]) -> ArmSummary:
     return ArmSummary(name, len(values), 0, float(sum(values)), float(sum(v * v for v in values)))
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

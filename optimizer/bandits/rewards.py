@@ -9,13 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
-from typing import Any
-
-from sqlalchemy import Table, exists, literal, null, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from optimizer.bandits.experiment_store import (
     BINARY_METRICS,
@@ -27,49 +20,19 @@ from optimizer.bandits.experiment_store import (
 )
 from optimizer.bandits.guardrail import GuardrailConfig, opt_out_guardrail
 from optimizer.errors import InvalidInput, NotFound
-from optimizer.store.models import (
-    ArmStats,
-    Decision,
-    DecisionConfirmation,
-    DecisionReward,
-    Experiment,
-    UTCDateTime,
-    Variant,
-)
-
-
-def _insert_reward(session: Session, values: Mapping[str, Any]) -> bool:
-    table: Table = DecisionReward.__table__  # type: ignore[assignment]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["decision_id", "metric"])
-        .returning(table.c.id)
-    )
-    # RETURNING, not rowcount: with psycopg the rowcount of this statement is -1. On SQLite the
-    # append-only guard (a BEFORE INSERT trigger) refuses an existing key before ON CONFLICT can
-    # skip it: a refusal is the same answer, "already rewarded".
-    try:
-        with session.begin_nested():
-            return session.execute(statement).first() is not None
-    except IntegrityError:
-        return False
+from optimizer.store import experiments_repo, rewards_repo
+from optimizer.store.db import Session
+from optimizer.store.events_repo import decision_by_id
+from optimizer.store.models import Decision
 
 
 def _sent_decision(session: Session, decision_id: str) -> tuple[Decision, dt.datetime] | None:
-    decision = session.get(Decision, decision_id)
+    decision = decision_by_id(session, decision_id)
     if decision is None:
         raise NotFound(f"decision {decision_id!r} does not exist", field="decision_id")
     if decision.experiment_id is None or decision.variant_id is None:
         return None
-    confirmed_at = session.scalar(
-        select(DecisionConfirmation.confirmed_at).where(
-            DecisionConfirmation.decision_id == decision_id,
-            DecisionConfirmation.allowed.is_(true()),
-        )
-    )
+    confirmed_at = rewards_repo.confirmed_at(session, decision_id=decision_id)
     return None if confirmed_at is None else (decision, confirmed_at)
 
 
@@ -105,7 +68,7 @@ def record_outcome(
     if binary and value < 0:
         raise InvalidInput(f"outcome value {value!r} for metric {metric!r}: must be >= 0")
     reward = (1.0 if value > 0 else 0.0) if binary else float(value)
-    inserted = _insert_reward(
+    inserted = rewards_repo.insert_reward(
         session,
         {
             "decision_id": decision_id,
@@ -119,17 +82,12 @@ def record_outcome(
     )
     if not inserted:
         return False
-    values: dict[str, Any] = {"updated_at": now}
-    if reward > 0:
-        values["successes"] = ArmStats.successes + 1
-    if not binary:
-        values["revenue_sum"] = ArmStats.revenue_sum + reward
-        values["revenue_sum_sq"] = ArmStats.revenue_sum_sq + reward * reward
-    session.execute(
-        update(ArmStats)
-        .where(ArmStats.variant_id == decision.variant_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    experiments_repo.count_reward(
+        session,
+        variant_id=decision.variant_id,  # type: ignore[arg-type]  # a sent decision has one
+        reward=reward,
+        binary=binary,
+        now=now,
     )
     return True
 
@@ -141,7 +99,7 @@ def record_opt_out(session: Session, *, decision_id: str, now: dt.datetime) -> b
     if sent is None:
         return False
     decision, _ = sent
-    inserted = _insert_reward(
+    inserted = rewards_repo.insert_reward(
         session,
         {
             "decision_id": decision_id,
@@ -155,12 +113,7 @@ def record_opt_out(session: Session, *, decision_id: str, now: dt.datetime) -> b
     )
     if not inserted:
         return False
-    session.execute(
-        update(ArmStats)
-        .where(ArmStats.variant_id == decision.variant_id)
-        .values(opt_outs=ArmStats.opt_outs + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    experiments_repo.count_opt_out(session, variant_id=decision.variant_id, now=now)  # type: ignore[arg-type]
     check_guardrail(session, experiment_id=decision.experiment_id, now=now)  # type: ignore[arg-type]
     return True
 
@@ -181,11 +134,10 @@ def check_guardrail(session: Session, *, experiment_id: int, now: dt.datetime) -
     paused = []
     for flag in flags:
         variant = arms[flag.arm][0]
-        session.execute(
-            update(Variant)
-            .where(Variant.id == variant.id, Variant.paused.is_(False))
-            .values(paused=True, pause_reason=f"guardrail at {now.isoformat()}: {flag.reason}")
-            .execution_options(synchronize_session=False)
+        experiments_repo.pause_variant(
+            session,
+            variant_id=variant.id,
+            reason=f"guardrail at {now.isoformat()}: {flag.reason}",
         )
         paused.append(variant.id)
     return paused
@@ -193,50 +145,4 @@ def check_guardrail(session: Session, *, experiment_id: int, now: dt.datetime) -
 
 def close_expired(session: Session, *, now: dt.datetime) -> int:
     """Give reward 0 (kind 'closed') once to sent decisions whose window closed without one."""
-    now = _aware(now)
-    table: Table = DecisionReward.__table__  # type: ignore[assignment]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    closed = 0
-    for experiment in session.scalars(select(Experiment)).all():
-        cutoff = now - dt.timedelta(hours=experiment.attribution_hours)
-        pending = (
-            select(
-                Decision.id,
-                literal(experiment.metric),
-                Decision.variant_id,
-                literal(0.0),
-                literal("closed"),
-                null(),
-                literal(now, UTCDateTime()),
-            )
-            .join(DecisionConfirmation, DecisionConfirmation.decision_id == Decision.id)
-            .where(
-                Decision.experiment_id == experiment.id,
-                Decision.variant_id.is_not(None),
-                DecisionConfirmation.allowed.is_(true()),
-                DecisionConfirmation.confirmed_at < cutoff,
-                ~exists().where(
-                    DecisionReward.decision_id == Decision.id,
-                    DecisionReward.metric == experiment.metric,
-                ),
-            )
-        )
-        statement = (
-            insert(table)
-            .from_select(
-                [
-                    "decision_id",
-                    "metric",
-                    "variant_id",
-                    "reward",
-                    "kind",
-                    "event_id",
-                    "recorded_at",
-                ],
-                pending,
-            )
-            .on_conflict_do_nothing(index_elements=["decision_id", "metric"])
-        )
-        closed += len(session.execute(statement.returning(table.c.id)).all())
-    return closed
+    return rewards_repo.close_expired_rewards(session, now=_aware(now))

@@ -10,12 +10,11 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
-
 from optimizer.bandits.experiment_store import create_experiment, load_arms, load_experiment
 from optimizer.errors import InvalidInput
-from optimizer.store.models import ArmStats, Experiment, Variant
+from optimizer.store.db import Session
+from optimizer.store.experiments_repo import set_arm_state
+from optimizer.store.models import Experiment
 
 STATE_FORMAT = "optimizer.experiment_state"
 STATE_VERSION = 1
@@ -107,29 +106,14 @@ def import_state(
     experiment.status = str(spec.get("status", "running"))
     for (variant, _), data in zip(load_arms(session, experiment.id), variants, strict=True):
         values = _check_stats(variant.name, data.get("stats", {}))
-        session.execute(
-            update(ArmStats)
-            .where(ArmStats.variant_id == variant.id)
-            .values(
-                sends=int(values["sends"]),
-                successes=int(values["successes"]),
-                opt_outs=int(values["opt_outs"]),
-                revenue_sum=values["revenue_sum"],
-                revenue_sum_sq=values["revenue_sum_sq"],
-                propensity_inv_sum=values["propensity_inv_sum"],
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            update(Variant)
-            .where(Variant.id == variant.id)
-            .values(
-                weight=data.get("weight"),
-                paused=bool(data.get("paused", False)),
-                pause_reason=data.get("pause_reason"),
-            )
-            .execution_options(synchronize_session=False)
+        set_arm_state(
+            session,
+            variant_id=variant.id,
+            stats=values,
+            weight=data.get("weight"),
+            paused=bool(data.get("paused", False)),
+            pause_reason=data.get("pause_reason"),
+            now=now,
         )
     session.flush()
     return experiment

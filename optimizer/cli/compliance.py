@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import TextIO
 
 import typer
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from optimizer.cli.app import compliance_app, dnc_app
 from optimizer.cli.common import emit_json, settings
@@ -28,7 +26,14 @@ from optimizer.compliance.rules import rules_version
 from optimizer.errors import InvalidInput
 from optimizer.phones import STATE_CODES
 from optimizer.store.banned_dates import add_banned_date
-from optimizer.store.db import make_engine, require_head, session_factory, transaction
+from optimizer.store.db import (
+    Engine,
+    SessionFactory,
+    make_engine,
+    require_head,
+    session_factory,
+    transaction,
+)
 
 banned_app = typer.Typer(help="Run-time banned days (governor-declared holidays, emergencies).")
 compliance_app.add_typer(banned_app, name="banned-date")
@@ -129,7 +134,7 @@ def audit(
         emit_json({**summary, "output": str(output)})
 
 
-def _session_scope() -> tuple[Engine, sessionmaker[Session]]:
+def _session_scope() -> tuple[Engine, SessionFactory]:
     engine = make_engine(settings().resolved_database_url())
     require_head(engine)
     return engine, session_factory(engine)

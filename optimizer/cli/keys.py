@@ -8,7 +8,7 @@ import typer
 
 from optimizer.cli.app import keys_app
 from optimizer.cli.common import emit_json, settings
-from optimizer.service.keys import SCOPES, create_key, key_summary, list_keys, revoke_key
+from optimizer.ingest.keys import SCOPES, create_key, key_summary, list_keys, revoke_key
 from optimizer.store.db import make_engine, require_head, session_factory, transaction, upgrade
 
 

@@ -8,12 +8,11 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
-
 from optimizer.errors import InvalidInput
 from optimizer.phones import STATE_CODES, InvalidPhone, parse_phone
-from optimizer.store.models import DncImport, DncNumber
+from optimizer.store.compliance_repo import append_dnc_import
+from optimizer.store.db import Session
+from optimizer.store.models import DncImport
 
 PHONE_COLUMNS = ("phone", "phone_number", "phone_e164", "number", "telephone", "tel")
 
@@ -99,17 +98,12 @@ def import_dnc(
         raise InvalidInput(
             f"--as-of {as_of.isoformat()} is in the future (a registry copy date expected)"
         )
-    row = DncImport(
-        registry_name=name,
+    return append_dnc_import(
+        session,
+        registry=name,
         as_of=as_of,
-        imported_at=now,
+        now=now,
         source_name=source_name,
-        numbers=len(parsed.numbers),
+        numbers=parsed.numbers,
         invalid=len(parsed.invalid),
     )
-    session.add(row)
-    session.flush()
-    values = [{"import_id": row.id, "registry_name": name, "phone_e164": n} for n in parsed.numbers]
-    for start in range(0, len(values), 5000):
-        session.execute(insert(DncNumber), values[start : start + 5000])
-    return row

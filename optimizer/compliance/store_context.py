@@ -10,10 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
-
-from sqlalchemy import and_, bindparam, exists, func, or_, select
-from sqlalchemy.orm import Session
+from typing import Any, Literal
 
 from optimizer.compliance.inbound import classify_inbound
 from optimizer.compliance.model import (
@@ -27,32 +24,18 @@ from optimizer.compliance.model import (
 from optimizer.compliance.policy import policy_from_settings
 from optimizer.phones import InvalidPhone, PhoneInfo, parse_phone
 from optimizer.settings import Settings
+from optimizer.store import compliance_repo as repo
 from optimizer.store.banned_dates import add_banned_date
-from optimizer.store.db import core_execute
+from optimizer.store.compliance_repo import REPLY_TYPES
+from optimizer.store.db import Session
 from optimizer.store.events import LeadEvents
-from optimizer.store.models import (
-    BannedDate,
-    Consent,
-    DncImport,
-    DncNumber,
-    Event,
-    Lead,
-    Suppression,
-)
+from optimizer.store.models import Lead
 
-CHUNK = 500
 # Sends older than this cannot affect any cap (the longest is 30 days).
 HISTORY = dt.timedelta(days=31)
-REPLY_TYPES = ("reply", "inbound")
 # The registry whose copy must be in the store (state lists add to it, they do not replace it).
 NATIONAL = "national"
-T = TypeVar("T")
 __all__ = ["OptOutRecord", "add_banned_date", "build_context", "build_contexts", "record_opt_out"]
-
-
-def _chunks(values: Sequence[T]) -> Iterable[Sequence[T]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +56,6 @@ def _is_opt_out(text: str | None, meta: dict[str, Any] | None) -> bool:
     if meta and meta.get("intent") == "opt_out":
         return True
     return bool(text) and classify_inbound(text or "").intent == "opt_out"
-
-
-def _latest_dnc_imports(session: Session, now: dt.datetime) -> dict[str, DncImport]:
-    latest: dict[str, DncImport] = {}
-    rows = session.scalars(
-        select(DncImport)
-        .where(DncImport.imported_at <= now)
-        .order_by(DncImport.as_of.desc(), DncImport.id.desc())
-    )
-    for row in rows:
-        latest.setdefault(row.registry_name, row)
-    return latest
 
 
 def build_contexts(
@@ -115,83 +86,33 @@ def build_contexts(
     earliest = min([now, *send_times]) - HISTORY if count else now
 
     consents: dict[str, list[ConsentEntry]] = defaultdict(list)
+    for c in repo.consents_of_phones(session, phones=phones, now=now):
+        kind: Literal["grant", "revoke"] = "grant" if c.kind == "grant" else "revoke"
+        consents[c.phone_e164].append(ConsentEntry(kind, c.occurred_at, c.brand, c.method))
     suppressions: dict[str, SuppressionStatus | None] = {}
+    for s in repo.suppressions_of_phones(session, phones=phones, now=now):
+        # The latest record per phone wins; a 'reverse' lifts the suppression.
+        suppressions[s.phone_e164] = (
+            SuppressionStatus(since=s.created_at, reason=s.reason, source=s.source)
+            if s.action == "suppress"
+            else None
+        )
+    latest_imports = repo.latest_dnc_imports(session, now=now)
     listed: dict[str, set[int]] = defaultdict(set)
-    latest_imports = _latest_dnc_imports(session, now)
     import_ids = [row.id for row in latest_imports.values()]
-    for chunk in _chunks(phones):
-        for c in session.execute(
-            select(
-                Consent.phone_e164, Consent.kind, Consent.brand, Consent.occurred_at, Consent.method
-            )
-            .where(Consent.phone_e164.in_(chunk), Consent.occurred_at <= now)
-            .order_by(Consent.occurred_at, Consent.id)
-        ):
-            kind: Literal["grant", "revoke"] = "grant" if c.kind == "grant" else "revoke"
-            consents[c.phone_e164].append(ConsentEntry(kind, c.occurred_at, c.brand, c.method))
-        for s in session.execute(
-            select(
-                Suppression.phone_e164,
-                Suppression.action,
-                Suppression.reason,
-                Suppression.source,
-                Suppression.created_at,
-            )
-            .where(Suppression.phone_e164.in_(chunk), Suppression.created_at <= now)
-            .order_by(Suppression.created_at, Suppression.id)
-        ):
-            # The latest record per phone wins; a 'reverse' lifts the suppression.
-            suppressions[s.phone_e164] = (
-                SuppressionStatus(since=s.created_at, reason=s.reason, source=s.source)
-                if s.action == "suppress"
-                else None
-            )
-        if import_ids:
-            for n in session.execute(
-                select(DncNumber.phone_e164, DncNumber.import_id).where(
-                    DncNumber.import_id.in_(import_ids), DncNumber.phone_e164.in_(chunk)
-                )
-            ):
-                listed[n.phone_e164].add(n.import_id)
+    for n in repo.dnc_listings(session, import_ids=import_ids, phones=phones):
+        listed[n.phone_e164].add(n.import_id)
 
+    ever_sent = repo.leads_ever_sent(session, lead_ids=lead_ids, now=now)
     sends: dict[int, list[dt.datetime]] = defaultdict(list)
-    ever_sent: set[int] = set()
+    for e in repo.marketing_sends(session, lead_ids=lead_ids, since=earliest, now=now):
+        sends[e.lead_id].append(e.occurred_at)
     last_reply: dict[int, dt.datetime] = {}
-    for chunk_ids in _chunks(lead_ids):
-        marketing_sent = and_(
-            Event.lead_id.in_(chunk_ids), Event.type == "sent", Event.marketing.is_(True)
-        )
-        for lead_id, _ in session.execute(
-            select(Event.lead_id, func.count())
-            .where(marketing_sent, Event.occurred_at <= now)
-            .group_by(Event.lead_id)
-        ):
-            ever_sent.add(lead_id)
-        for e in session.execute(
-            select(Event.lead_id, Event.occurred_at).where(
-                marketing_sent, Event.occurred_at >= earliest, Event.occurred_at <= now
-            )
-        ):
-            sends[e.lead_id].append(e.occurred_at)
-        for r in session.execute(
-            select(Event.lead_id, Event.occurred_at, Event.text, Event.meta)
-            .where(
-                Event.lead_id.in_(chunk_ids),
-                Event.type.in_(REPLY_TYPES),
-                Event.occurred_at >= earliest,
-                Event.occurred_at <= now,
-            )
-            .order_by(Event.occurred_at)
-        ):
-            if not _is_opt_out(r.text, r.meta):
-                last_reply[r.lead_id] = r.occurred_at
+    for r in repo.replies_of_leads(session, lead_ids=lead_ids, since=earliest, now=now):
+        if not _is_opt_out(r.text, r.meta):
+            last_reply[r.lead_id] = r.occurred_at
 
-    banned = tuple(
-        BannedDay(state=b.state, day=b.day, reason=b.reason)
-        for b in session.scalars(
-            select(BannedDate).where(BannedDate.day >= (earliest - dt.timedelta(days=1)).date())
-        )
-    )
+    banned = _banned_days(session, earliest)
 
     contexts: dict[int, GateContext] = {}
     for lead, text, when in zip(leads, messages, send_times, strict=True):
@@ -229,46 +150,12 @@ def build_contexts(
     return contexts
 
 
-# The single-lead path runs on every decision: its statements are built once (SQLAlchemy then
-# reuses their compiled form) and it needs five queries.
-_CONSENTS_OF_PHONE = (
-    select(Consent.kind, Consent.brand, Consent.occurred_at, Consent.method)
-    .where(Consent.phone_e164 == bindparam("phone"), Consent.occurred_at <= bindparam("now"))
-    .order_by(Consent.occurred_at, Consent.id)
-)
-_LATEST_SUPPRESSION_OF_PHONE = (
-    select(Suppression.action, Suppression.reason, Suppression.source, Suppression.created_at)
-    .where(Suppression.phone_e164 == bindparam("phone"), Suppression.created_at <= bindparam("now"))
-    .order_by(Suppression.created_at.desc(), Suppression.id.desc())
-    .limit(1)
-)
-_DNC_IMPORTS_WITH_PHONE = (
-    select(
-        DncImport.id,
-        DncImport.registry_name.label("registry_name"),  # the attribute's name, not the column's
-        DncImport.as_of,
-        exists()
-        .where(DncNumber.import_id == DncImport.id, DncNumber.phone_e164 == bindparam("phone"))
-        .label("listed"),
+def _banned_days(session: Session, earliest: dt.datetime) -> tuple[BannedDay, ...]:
+    since = (earliest - dt.timedelta(days=1)).date()
+    return tuple(
+        BannedDay(state=b.state, day=b.day, reason=b.reason)
+        for b in repo.banned_days_since(session, since=since)
     )
-    .where(DncImport.imported_at <= bindparam("now"))
-    .order_by(DncImport.as_of.desc(), DncImport.id.desc())
-)
-_SENDS_AND_REPLIES_OF_LEAD = (
-    select(Event.type, Event.occurred_at, Event.text, Event.meta)
-    .where(
-        Event.lead_id == bindparam("lead"),
-        Event.occurred_at <= bindparam("now"),
-        or_(
-            and_(Event.type == "sent", Event.marketing.is_(True)),
-            and_(Event.type.in_(REPLY_TYPES), Event.occurred_at >= bindparam("earliest")),
-        ),
-    )
-    .order_by(Event.occurred_at)
-)
-_BANNED_SINCE = select(BannedDate.state, BannedDate.day, BannedDate.reason).where(
-    BannedDate.day >= bindparam("since")
-)
 
 
 def _occurred_at(row: Any) -> dt.datetime:
@@ -296,30 +183,27 @@ def build_context(
     this ``now`` when the caller has read them already (its sends and replies come from them)."""
     config: PolicyConfig = policy_from_settings(settings, policy or settings.policy)
     earliest = min(now, send_at) - HISTORY
-    phone_key = {"phone": lead.phone_e164, "now": now}
     consents = tuple(
         ConsentEntry("grant" if c.kind == "grant" else "revoke", c.occurred_at, c.brand, c.method)
-        for c in core_execute(session, _CONSENTS_OF_PHONE, phone_key)
+        for c in repo.consents_of_phone(session, phone=lead.phone_e164, now=now)
     )
-    latest = core_execute(
-        session,
-        _LATEST_SUPPRESSION_OF_PHONE,
-        {"phone": lead.phone_e164, "now": suppressions_until or now},
-    ).first()
+    latest = repo.latest_suppression_of_phone(
+        session, phone=lead.phone_e164, until=suppressions_until or now
+    )
     suppression = (
         SuppressionStatus(since=latest.created_at, reason=latest.reason, source=latest.source)
         if latest is not None and latest.action == "suppress"
         else None
     )
     imports: dict[str, tuple[int, dt.date, bool]] = {}
-    for row in core_execute(session, _DNC_IMPORTS_WITH_PHONE, phone_key):
+    for row in repo.dnc_imports_with_phone(session, phone=lead.phone_e164, now=now):
         imports.setdefault(row.registry_name, (row.id, row.as_of, bool(row.listed)))
     ever_sent = False
     sends: list[dt.datetime] = []
     last_reply: dt.datetime | None = None
     rows: Iterable[Any]
     if events is not None and events.covers(lead.id, now):
-        # What _SENDS_AND_REPLIES_OF_LEAD selects, from the rows already read (a stable sort
+        # What repo.sends_and_replies_of_lead selects, from the rows already read (a stable sort
         # by time, as its ORDER BY).
         rows = sorted(
             (
@@ -331,11 +215,7 @@ def build_context(
             key=_occurred_at,
         )
     else:
-        rows = core_execute(
-            session,
-            _SENDS_AND_REPLIES_OF_LEAD,
-            {"lead": lead.id, "now": now, "earliest": earliest},
-        )
+        rows = repo.sends_and_replies_of_lead(session, lead_id=lead.id, since=earliest, now=now)
     for e in rows:
         if e.type == "sent":
             ever_sent = True
@@ -343,12 +223,7 @@ def build_context(
                 sends.append(e.occurred_at)
         elif not _is_opt_out(e.text, e.meta):
             last_reply = e.occurred_at
-    banned = tuple(
-        BannedDay(state=b.state, day=b.day, reason=b.reason)
-        for b in core_execute(
-            session, _BANNED_SINCE, {"since": (earliest - dt.timedelta(days=1)).date()}
-        )
-    )
+    banned = _banned_days(session, earliest)
     phone, error = _parse(lead.phone_e164)
     states = {lead.state.upper()} if lead.state else set()
     if phone is not None and phone.state:
@@ -397,30 +272,20 @@ def record_opt_out(
     sends ``confirmation_text`` once (non-marketing; ``None`` when the number was already
     suppressed and a confirmation went out before); every later marketing send is denied."""
     reason = "wrong_number" if rule and "wrong_number" in rule else "opt_out"
-    revoke = Consent(
-        kind="revoke",
+    consent_id, suppression_id = repo.append_opt_out(
+        session,
         lead_id=lead.id if lead is not None else None,
         phone_e164=phone_e164,
         brand=brand,
-        occurred_at=at,
-        recorded_at=recorded_at or at,
+        text=text,
         channel=channel,
-        raw_text=text,
-        rule_matched=rule,
+        at=at,
+        recorded_at=recorded_at or at,
+        rule=rule,
+        reason=reason,
         confirmation_text=confirmation_text,
     )
-    suppression = Suppression(
-        phone_e164=phone_e164,
-        lead_id=lead.id if lead is not None else None,
-        action="suppress",
-        reason=reason,
-        source=f"inbound_{channel}",
-        detail=text,
-        created_at=at,
-    )
-    session.add_all([revoke, suppression])
-    session.flush()
-    return OptOutRecord(revoke.id, suppression.id, confirmation_text)
+    return OptOutRecord(consent_id, suppression_id, confirmation_text)
 
 
 def opt_out_confirmation(settings: Settings) -> str:

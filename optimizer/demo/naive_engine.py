@@ -13,17 +13,18 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy.orm import Session, sessionmaker
 
 from optimizer.compliance import evaluate
 from optimizer.compliance.recipient import recipient_of
 from optimizer.compliance.store_context import build_context
 from optimizer.decide.render import LeadFacts, lead_tokens, render
-from optimizer.service.events import EventInput, ingest_events
+from optimizer.ingest.events import EventInput, ingest_events
 from optimizer.settings import Settings
 from optimizer.simulation import Outcome, SendRequest, SimLead
 from optimizer.simulation.history import register_sim_lead
-from optimizer.store.models import Event, Lead
+from optimizer.store.db import SessionFactory
+from optimizer.store.events_repo import add_event
+from optimizer.store.leads_repo import lead_by_id
 
 CADENCE_DAYS = (0, 4, 8)
 SEND_HOUR = 10
@@ -43,7 +44,7 @@ class NaiveCounters:
 class NaiveEngine:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        sessions: SessionFactory,
         *,
         settings: Settings,
         variants: tuple[tuple[str, str], ...],
@@ -88,7 +89,7 @@ class NaiveEngine:
         self.counters.attempts += 1
         name, template = self.variants[int(self.rng.integers(len(self.variants)))]
         with self.sessions.begin() as session:
-            lead = session.get(Lead, self.lead_ids[key])
+            lead = lead_by_id(session, self.lead_ids[key])
             assert lead is not None
             tokens = lead_tokens(
                 lead.attributes or {},
@@ -127,18 +128,17 @@ class NaiveEngine:
                     self.counters.frequency_deferrals += 1
                 heapq.heappush(self._queue, (verdict.next_allowed_at, next(self._seq), key, step))
                 return None
-            session.add(
-                Event(
-                    idempotency_key=f"naive-{key}-{step}-{next(self._event_seq)}",
-                    lead_id=lead.id,
-                    type="sent",
-                    channel="sms",
-                    occurred_at=at,
-                    recorded_at=at,
-                    text=rendered.text,
-                    marketing=True,
-                    meta={"variant": name, "step": step},
-                )
+            add_event(
+                session,
+                idempotency_key=f"naive-{key}-{step}-{next(self._event_seq)}",
+                lead_id=lead.id,
+                type="sent",
+                channel="sms",
+                occurred_at=at,
+                recorded_at=at,
+                text=rendered.text,
+                marketing=True,
+                meta={"variant": name, "step": step},
             )
         self.counters.sent += 1
         return SendRequest(lead_key=key, at=at, variant=name, text=rendered.text)

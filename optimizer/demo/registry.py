@@ -14,10 +14,10 @@ import datetime as dt
 from collections.abc import Iterable
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from optimizer.compliance.dnc import DncFile, import_dnc
 from optimizer.phones import InvalidPhone, parse_phone
+from optimizer.store.db import Session
 from optimizer.store.models import DncImport
 
 SOURCE_NAME = "simulated-national-registry"

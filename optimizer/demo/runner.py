@@ -22,8 +22,8 @@ from optimizer.demo.naive_engine import NaiveEngine
 from optimizer.demo.registry import import_simulated_registry
 from optimizer.demo.templates import DEMO_VARIANTS, FALLBACK_VARIANT
 from optimizer.errors import InvalidInput, OptimizerError
+from optimizer.ingest.keys import create_key
 from optimizer.models.registry import client_for, promote
-from optimizer.service.keys import create_key
 from optimizer.settings import Settings
 from optimizer.simulation import SimConfig, World, WorldReport, run_world
 from optimizer.simulation.history import write_history

@@ -1,6 +1,6 @@
 """Apply providers' records to the store, through the same code as ``POST /v1/events``.
 
-- An inbound message goes through :func:`optimizer.service.numbers.receive_inbound` (the lead's
+- An inbound message goes through :func:`optimizer.ingest.numbers.receive_inbound` (the lead's
   ``inbound`` event, or, from a number with no lead, a number-level opt-out or HELP answer).
 - A status callback is stored once per (message, status), attached to the decision whose
   confirm named the message id; its carrier error acts: a STOP at the carrier suppresses the
@@ -17,17 +17,17 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from optimizer.errors import Conflict, InvalidInput, NotFound
+from optimizer.ingest.events import is_suppressed
+from optimizer.ingest.numbers import Clock, InboundResult, normalise_number, receive_inbound
 from optimizer.phones import InvalidPhone, to_e164
 from optimizer.providers.base import ErrorAction, InboundMessage, Record, StatusUpdate
-from optimizer.service.events import is_suppressed
-from optimizer.service.numbers import Clock, InboundResult, normalise_number, receive_inbound
 from optimizer.settings import Settings
 from optimizer.store import provider_messages as store
+from optimizer.store.db import Session
+from optimizer.store.events_repo import decision_by_id
+from optimizer.store.leads_repo import lead_by_id
 from optimizer.store.locks import lock_numbers
-from optimizer.store.models import Decision, Lead
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +176,7 @@ def link_sent_message(
             "provider_message_id '' is empty (the provider's message id expected)",
             field="provider_message_id",
         )
-    decision = session.get(Decision, decision_id)
+    decision = decision_by_id(session, decision_id)
     if decision is None:
         raise NotFound(f"decision {decision_id!r} does not exist", field="decision_id")
     if not store.confirmed_allowed(session, decision_id):
@@ -197,7 +197,7 @@ def link_sent_message(
             "already (one decision per message expected)",
             field="provider_message_id",
         )
-    lead = session.get(Lead, decision.lead_id)
+    lead = lead_by_id(session, decision.lead_id)
     stored = store.add_message(
         session,
         provider=provider or store.ANY_PROVIDER,

@@ -14,8 +14,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from optimizer.reports.common import Jsonable, Period, safe_rate
 from optimizer.reports.health import DEFAULT_CONVERSION_DAYS
 from optimizer.reports.touches import (
@@ -25,6 +23,7 @@ from optimizer.reports.touches import (
     load_outcomes,
     load_sends,
 )
+from optimizer.store.db import Session
 
 MODELS = ("first", "last", "linear")
 NO_VARIANT = "(no experiment)"

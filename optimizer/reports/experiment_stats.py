@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from optimizer.reports.common import Jsonable
+from optimizer.store.db import Session
 
 BINARY_METRICS = ("reply", "click", "conversion")
 

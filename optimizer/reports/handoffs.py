@@ -11,13 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from optimizer.compliance.intent import HANDOFF_INTENTS
+from optimizer.ingest.events import LEAD_TEXT_TYPES
 from optimizer.reports.common import Jsonable
-from optimizer.service.events import LEAD_TEXT_TYPES
-from optimizer.store.models import Event, Lead, Suppression
+from optimizer.store import reports_repo
+from optimizer.store.compliance_repo import suppressions_of_phones
+from optimizer.store.db import Session
 
 
 @dataclass(frozen=True)
@@ -40,35 +39,14 @@ class HandoffPage(Jsonable):
 
 def _suppressed(session: Session, phones: set[str]) -> set[str]:
     latest: dict[str, str] = {}
-    ordered = sorted(phones)
-    for start in range(0, len(ordered), 5000):
-        chunk = ordered[start : start + 5000]
-        for phone, action in session.execute(
-            select(Suppression.phone_e164, Suppression.action)
-            .where(Suppression.phone_e164.in_(chunk))
-            .order_by(Suppression.created_at, Suppression.id)
-        ):
-            latest[phone] = action
+    for row in suppressions_of_phones(session, phones=sorted(phones), now=None):
+        latest[row.phone_e164] = row.action
     return {phone for phone, action in latest.items() if action == "suppress"}
 
 
 def handoff_list(session: Session, *, limit: int = 50, offset: int = 0) -> HandoffPage:
     """One row per lead (its latest ``interested``/``question`` reply), newest first."""
-    intent = Event.meta["reply_intent"].as_string()
-    rows = session.execute(
-        select(
-            Event.id,
-            Event.lead_id,
-            Event.channel,
-            Event.occurred_at,
-            intent.label("intent"),
-            Lead.external_id,
-            Lead.phone_e164,
-        )
-        .join(Lead, Lead.id == Event.lead_id)
-        .where(Event.type.in_(LEAD_TEXT_TYPES), intent.in_(HANDOFF_INTENTS))
-        .order_by(Event.occurred_at.desc(), Event.id.desc())
-    ).all()
+    rows = reports_repo.replies_with_intent(session, types=LEAD_TEXT_TYPES, intents=HANDOFF_INTENTS)
     suppressed = _suppressed(session, {row.phone_e164 for row in rows})
     seen: set[int] = set()
     items: list[Handoff] = []

@@ -11,9 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
+from optimizer.ingest.events import GATE_KEY, UNMANAGED_KEY
 from optimizer.reports.common import (
     DNC_PREFIXES,
     FREQUENCY_PREFIXES,
@@ -37,8 +35,8 @@ from optimizer.reports.touches import (
     load_outcomes,
     load_sends,
 )
-from optimizer.service.events import GATE_KEY, UNMANAGED_KEY
-from optimizer.store.models import Decision, Event, Suppression
+from optimizer.store import reports_repo
+from optimizer.store.db import Session
 from optimizer.store.provider_messages import delivery_by_variant, receipts_in, variant_labels
 
 DEFAULT_RESPONSE_HOURS = 72
@@ -193,14 +191,11 @@ def data_span(session: Session) -> Period | None:
     that the periods and windows built from it stay representable."""
     lows: list[dt.datetime] = []
     highs: list[dt.datetime] = []
-    for column in (Event.occurred_at, Decision.as_of):
-        readable = (column >= READABLE_START, column < READABLE_END)
-        low, high = session.execute(
-            select(func.min(column), func.max(column)).where(*readable)
-        ).one()
-        if low is not None:
-            lows.append(low)
-            highs.append(high)
+    for low, high in reports_repo.activity_bounds(
+        session, readable_start=READABLE_START, readable_end=READABLE_END
+    ):
+        lows.append(low)
+        highs.append(high)
     if not lows:
         return None
     start = min(lows).astimezone(dt.UTC)
@@ -256,20 +251,16 @@ def list_health(
             total.opt_outs += 1
             weekly[week_start(outcome.occurred_at)].opt_outs += 1
 
-    in_period = (Decision.as_of >= period.start, Decision.as_of < period.end)
-    for lead_id, decided_at in session.execute(
-        select(Decision.lead_id, Decision.as_of).where(*in_period)
+    for lead_id, decided_at in reports_repo.decisions_in(
+        session, start=period.start, end=period.end
     ):
         for tally in (total, weekly[week_start(decided_at)]):
             tally.decisions += 1
             tally.considered.add(lead_id)
     # Only deferrals and suppressions carry the reasons counted here: skip decoding the rest.
-    deferred = session.execute(
-        select(
-            Decision.lead_id, Decision.as_of, Decision.action, Decision.reasons,
-            Decision.compliance,
-        ).where(*in_period, Decision.action.in_(("send_at", "hold", "suppress")))
-    )  # fmt: skip
+    deferred = reports_repo.decisions_with_reasons_in(
+        session, start=period.start, end=period.end, actions=("send_at", "hold", "suppress")
+    )
     for lead_id, decided_at, action, reasons, compliance in deferred:
         codes = reason_codes(reasons, compliance)
         for tally in (total, weekly[week_start(decided_at)]):
@@ -278,14 +269,7 @@ def list_health(
                 tally.frequency += has_prefix(codes, FREQUENCY_PREFIXES)
             elif has_prefix(codes, DNC_PREFIXES):
                 tally.dnc.add(f"lead:{lead_id}")
-    dnc_rows = session.execute(
-        select(Suppression.lead_id, Suppression.phone_e164, Suppression.created_at).where(
-            Suppression.action == "suppress",
-            Suppression.reason.like("dnc%"),
-            Suppression.created_at >= period.start,
-            Suppression.created_at < period.end,
-        )
-    ).all()
+    dnc_rows = reports_repo.dnc_suppressions_in(session, start=period.start, end=period.end)
     for suppressed_lead, phone, created_at in dnc_rows:
         key = f"lead:{suppressed_lead}" if suppressed_lead is not None else f"phone:{phone}"
         total.dnc.add(key)
@@ -339,18 +323,9 @@ def unmanaged_sends(
     session: Session, *, period: Period, listed: int = UNMANAGED_LISTED
 ) -> UnmanagedSummary:
     """Sends made around the gate in ``period`` (``sent`` events stored with the ``unmanaged``
-    flag by :func:`optimizer.service.events.ingest_events`), with the gate's verdict on each
+    flag by :func:`optimizer.ingest.events.ingest_events`), with the gate's verdict on each
     as of its time: how many it would have refused, by reason code, and the latest ``listed``."""
-    rows = session.execute(
-        select(Event.id, Event.lead_id, Event.occurred_at, Event.meta)
-        .where(
-            Event.type == "sent",
-            Event.occurred_at >= period.start,
-            Event.occurred_at < period.end,
-            Event.meta.is_not(None),
-        )
-        .order_by(Event.occurred_at.desc(), Event.id.desc())
-    )
+    rows = reports_repo.sends_with_meta_in(session, start=period.start, end=period.end)
     found: list[UnmanagedSend] = []
     by_reason: dict[str, int] = defaultdict(int)
     refused = 0

@@ -8,20 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from optimizer.errors import NotFound
 from optimizer.reports.common import Jsonable
-from optimizer.reports.touches import variant_labels
-from optimizer.store.models import (
-    Consent,
-    Decision,
-    DecisionConfirmation,
-    Event,
-    Lead,
-    Suppression,
-)
+from optimizer.store import leads_repo
+from optimizer.store.db import Session
+from optimizer.store.models import Decision
+from optimizer.store.reports_repo import variant_labels
 
 # Keys of a decision's ``explanation`` JSON that may hold the score's reasons.
 _SCORE_KEYS = ("score_reasons", "top_features", "contributions", "features")
@@ -155,33 +147,14 @@ def _local(moment: dt.datetime | None, zone: str | None) -> str | None:
 
 def lead_report(session: Session, *, lead_id: int, limit: int = 500) -> LeadReport:
     """The lead's profile, one timeline of every channel (newest first) and its decisions."""
-    lead = session.get(Lead, lead_id)
+    lead = leads_repo.lead_by_id(session, lead_id)
     if lead is None:
         raise NotFound(f"lead {lead_id} does not exist (a known lead id expected)")
-    events = session.scalars(
-        select(Event).where(Event.lead_id == lead_id)
-        .order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit)
-    ).all()  # fmt: skip
-    decisions = session.scalars(
-        select(Decision).where(Decision.lead_id == lead_id)
-        .order_by(Decision.as_of.desc(), Decision.created_at.desc()).limit(limit)
-    ).all()  # fmt: skip
-    confirmations = {
-        c.decision_id: c.allowed
-        for c in session.scalars(
-            select(DecisionConfirmation).where(
-                DecisionConfirmation.decision_id.in_([d.id for d in decisions])
-            )
-        )
-    }
-    latest_suppression = session.scalars(
-        select(Suppression).where(Suppression.phone_e164 == lead.phone_e164)
-        .order_by(Suppression.created_at.desc(), Suppression.id.desc()).limit(1)
-    ).first()  # fmt: skip
-    latest_consent = session.scalars(
-        select(Consent).where(Consent.phone_e164 == lead.phone_e164)
-        .order_by(Consent.occurred_at.desc(), Consent.id.desc()).limit(1)
-    ).first()  # fmt: skip
+    events = leads_repo.events_of_lead(session, lead_id=lead_id, newest=limit)
+    decisions = leads_repo.decisions_of_lead(session, lead_id=lead_id, newest=limit)
+    confirmations = leads_repo.confirmations_of(session, decision_ids=[d.id for d in decisions])
+    latest_suppression = leads_repo.latest_suppression(session, phone_e164=lead.phone_e164)
+    latest_consent = leads_repo.latest_consent(session, phone_e164=lead.phone_e164)
     labels = variant_labels(session)
     scored = next((d for d in decisions if d.score is not None), None)
     suppressed = latest_suppression is not None and latest_suppression.action == "suppress"

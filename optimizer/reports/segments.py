@@ -12,8 +12,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from optimizer.reports.common import Jsonable, Period, safe_rate, wilson_interval
 from optimizer.reports.health import DEFAULT_CONVERSION_DAYS, DEFAULT_RESPONSE_HOURS
 from optimizer.reports.touches import (
@@ -25,6 +23,7 @@ from optimizer.reports.touches import (
     load_outcomes,
     load_sends,
 )
+from optimizer.store.db import Session
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SEGMENT_ORDER = {"hot": 0, "warm": 1, "cold": 2}

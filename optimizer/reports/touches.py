@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from optimizer.store.models import Decision, Event, Experiment, Lead, Variant
+from optimizer.store import reports_repo
+from optimizer.store.db import Session
+from optimizer.store.reports_repo import variant_labels
 
 RESPONSE_TYPES = ("reply", "inbound")
 CONVERSION_TYPES = ("conversion", "purchase")
@@ -65,33 +64,13 @@ def _zone(name: str | None) -> dt.tzinfo:
     return dt.UTC
 
 
-def variant_labels(session: Session) -> dict[int, str]:
-    """``variant_id -> "experiment / variant"`` for every variant in the store."""
-    rows = session.execute(
-        select(Variant.id, Variant.name, Experiment.name).join(
-            Experiment, Experiment.id == Variant.experiment_id
-        )
-    )
-    return {vid: f"{exp} / {name}" for vid, name, exp in rows}
-
-
 def load_sends(session: Session, *, until: dt.datetime, local_time: bool = True) -> list[Send]:
     """Every send before ``until``, in time order, with its position in the lead's sequence.
 
     ``local_time`` adds the local send hour and weekday (the decision's ``send_at`` in its time
     zone); reports that do not show them skip the conversion.
     """
-    rows = session.execute(
-        select(
-            Event.id, Event.lead_id, Event.occurred_at, Event.decision_id, Event.variant_id,
-            Decision.id, Decision.send_at, Decision.timezone, Decision.experiment_id,
-            Decision.variant_id, Decision.segment, Lead.vertical, Lead.timezone,
-        )
-        .join(Lead, Lead.id == Event.lead_id)
-        .outerjoin(Decision, Decision.id == Event.decision_id)
-        .where(Event.type == "sent", Event.occurred_at < until)
-        .order_by(Event.occurred_at, Event.id)
-    ).all()  # fmt: skip
+    rows = reports_repo.sends_until(session, until=until)
     labels = variant_labels(session)
     counts: dict[int, int] = defaultdict(int)
     sends: list[Send] = []
@@ -131,11 +110,7 @@ def load_outcomes(
     session: Session, *, start: dt.datetime, end: dt.datetime, types: Sequence[str]
 ) -> list[Outcome]:
     """Events of ``types`` in ``[start, end)``, in time order."""
-    rows = session.execute(
-        select(Event.id, Event.lead_id, Event.type, Event.occurred_at, Event.value, Event.meta)
-        .where(Event.type.in_(tuple(types)), Event.occurred_at >= start, Event.occurred_at < end)
-        .order_by(Event.occurred_at, Event.id)
-    ).all()
+    rows = reports_repo.events_in(session, start=start, end=end, types=types)
     return [
         Outcome(
             event_id=event_id,

@@ -14,16 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy.orm import Session
 
-from optimizer.service.events import EventInput, ingest_events
-from optimizer.service.leads import ConsentInput, LeadInput, add_consent, upsert_lead
+from optimizer.ingest.events import EventInput, ingest_events
+from optimizer.ingest.leads import ConsentInput, LeadInput, add_consent, upsert_lead
 from optimizer.settings import Settings
 from optimizer.simulation.checker import OK
 from optimizer.simulation.geography import DAY, HOUR, from_epoch, to_epoch
 from optimizer.simulation.outcomes import VariantArrays, draw
 from optimizer.simulation.population import HISTORY_CHANNELS, HISTORY_TYPES, _local_to_utc
 from optimizer.simulation.world import SimLead, World
+from optimizer.store.db import Session
 from optimizer.store.models import Lead
 
 TEMPLATES = {

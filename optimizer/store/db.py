@@ -30,12 +30,19 @@ from sqlalchemy import (
     Select,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError as IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from optimizer.errors import StoreError
+
+# The store's handles as the code above it names them, so that nothing outside the store
+# imports SQLAlchemy: a unit of work (``Session``), what opens one (``SessionFactory``), the
+# connection pool (``Engine``), and the error a broken constraint raises (``IntegrityError``).
+SessionFactory = sessionmaker[Session]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -243,6 +250,13 @@ def checkpoint_round(
         done = truncate_wal(engine, busy_ms=busy_ms)
     assert done is not None
     return CheckpointRound(frames, copied, truncate_tried=True, truncated=done[0])
+
+
+def ping(engine: Engine) -> None:
+    """Ask the database a trivial query on a connection of its own; raises if it does not
+    answer (readiness and health checks)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, select, true
 
+from optimizer.store.db import Session
 from optimizer.store.models import Decision, DecisionConfirmation, Event, Experiment
 
 CHUNK = 5_000
@@ -76,12 +76,19 @@ def load_assigned_decisions(
     *,
     experiment_ids: Sequence[int],
     holdout_reason: str,
-    before: dt.datetime,
+    before: dt.datetime | None = None,
 ) -> list[AssignedDecision]:
-    """Decisions of ``experiment_ids`` made before ``before`` whose action is a text or a hold,
-    oldest first, each with whether its confirmation allowed the send."""
+    """Decisions of ``experiment_ids`` made before ``before`` (``None``: every one) whose
+    action is a text or a hold, oldest first, each with whether its confirmation allowed the
+    send."""
     if not experiment_ids:
         return []
+    bounds: list[ColumnElement[bool]] = [
+        Decision.experiment_id.in_([int(i) for i in experiment_ids]),
+        Decision.action.in_(ASSIGNED_ACTIONS),
+    ]
+    if before is not None:
+        bounds.append(Decision.created_at < before)
     rows = session.execute(
         select(
             Decision.id,
@@ -102,11 +109,7 @@ def load_assigned_decisions(
                 DecisionConfirmation.allowed.is_(true()),
             ),
         )
-        .where(
-            Decision.experiment_id.in_([int(i) for i in experiment_ids]),
-            Decision.action.in_(ASSIGNED_ACTIONS),
-            Decision.created_at < before,
-        )
+        .where(*bounds)
         .order_by(Decision.created_at, Decision.id)
     ).all()
     out: list[AssignedDecision] = []
@@ -143,16 +146,24 @@ def load_assigned_decisions(
 
 
 def load_outcome_events(
-    session: Session, *, lead_ids: Sequence[int], types: Sequence[str], before: dt.datetime
+    session: Session,
+    *,
+    lead_ids: Sequence[int],
+    types: Sequence[str],
+    before: dt.datetime | None = None,
 ) -> list[OutcomeEvent]:
-    """Events of ``types`` of ``lead_ids`` that occurred before ``before``, with their intent."""
+    """Events of ``types`` of ``lead_ids`` that occurred before ``before`` (``None``: every
+    one), with their intent."""
     unique = sorted({int(i) for i in lead_ids})
     out: list[OutcomeEvent] = []
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
+        bounds: list[ColumnElement[bool]] = [Event.lead_id.in_(chunk), Event.type.in_(list(types))]
+        if before is not None:
+            bounds.append(Event.occurred_at < before)
         for lead_id, kind, occurred_at, value, meta in session.execute(
             select(Event.lead_id, Event.type, Event.occurred_at, Event.value, Event.meta).where(
-                Event.lead_id.in_(chunk), Event.type.in_(list(types)), Event.occurred_at < before
+                *bounds
             )
         ):
             intent = (meta or {}).get("intent") if isinstance(meta, dict) else None

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.app import create_app
-from optimizer.service.keys import create_key
+from optimizer.ingest.keys import create_key
 from optimizer.settings import Settings
 from optimizer.store.db import make_engine, session_factory, transaction, upgrade
 from tests.dnc_copies import import_test_registry

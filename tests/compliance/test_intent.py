@@ -17,7 +17,7 @@ from optimizer.compliance.intent import (
     load_labelled,
     train_model,
 )
-from optimizer.service.events import EventInput, ingest_events
+from optimizer.ingest.events import EventInput, ingest_events
 from optimizer.settings import Settings
 from optimizer.store.db import transaction
 from optimizer.store.models import Event, Lead, Suppression

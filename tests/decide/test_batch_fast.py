@@ -33,11 +33,11 @@ from optimizer.decide.slots import as_datetime64, candidate_slots
 from optimizer.decide.store import load_facts_many
 from optimizer.decide.types import PERMANENT_PREFIXES, BatchResult
 from optimizer.demo.templates import DEMO_VARIANTS
+from optimizer.ingest.events import EventInput, ingest_events
+from optimizer.ingest.leads import ConsentInput, LeadInput, add_consent, upsert_lead
 from optimizer.models.send_time import SendTimeModel
 from optimizer.models.send_time_features import SLOT_FEATURES
 from optimizer.models.serving import BASELINE_VERSION, LeadScorer
-from optimizer.service.events import EventInput, ingest_events
-from optimizer.service.leads import ConsentInput, LeadInput, add_consent, upsert_lead
 from optimizer.settings import Settings
 from optimizer.store.db import transaction
 from optimizer.store.models import Lead

@@ -14,7 +14,7 @@ from optimizer.features.build import build_features
 from optimizer.features.history import lead_versions, record_as_of
 from optimizer.features.single import lead_feature_row
 from optimizer.features.store import load_frames, load_lead_features
-from optimizer.service.leads import LeadInput, upsert_lead
+from optimizer.ingest.leads import LeadInput, upsert_lead
 from optimizer.store.db import transaction
 from optimizer.store.models import Event
 from training.store_data import touch_labels

@@ -13,7 +13,7 @@ import pytest
 from optimizer.cli import main
 from optimizer.demo.runner import KEYS_FILE, MARKER, SCOPES, check_var_dir, write_keys_file
 from optimizer.errors import InvalidInput
-from optimizer.service.keys import has_scope, verify_key
+from optimizer.ingest.keys import has_scope, verify_key
 from optimizer.store.db import make_engine, session_factory
 
 

@@ -12,20 +12,20 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from optimizer.bandits.experiment_store import _EXPERIMENT_BY_ID
-from optimizer.compliance.store_context import (
+from optimizer.decide.store import _LATEST_EVENT_BY_TYPE, _LEAD_BY_ID, _LEAD_EVENTS_UP_TO
+from optimizer.features.single import _LEAD_BY_ID as _LEADS_BY_IDS
+from optimizer.ingest.leads import ConsentInput, LeadInput, add_consent, upsert_lead
+from optimizer.store import db
+from optimizer.store.banned_dates import add_banned_date
+from optimizer.store.compliance_repo import (
     _BANNED_SINCE,
     _CONSENTS_OF_PHONE,
     _DNC_IMPORTS_WITH_PHONE,
     _LATEST_SUPPRESSION_OF_PHONE,
     _SENDS_AND_REPLIES_OF_LEAD,
 )
-from optimizer.decide.store import _LATEST_EVENT_BY_TYPE, _LEAD_BY_ID, _LEAD_EVENTS_UP_TO
-from optimizer.features.single import _LEAD_BY_ID as _LEADS_BY_IDS
-from optimizer.service.leads import ConsentInput, LeadInput, add_consent, upsert_lead
-from optimizer.store import db
-from optimizer.store.banned_dates import add_banned_date
 from optimizer.store.db import FastRows, core_execute, transaction
+from optimizer.store.experiments_repo import _EXPERIMENT_BY_ID
 from optimizer.store.models import Decision, Event, Experiment
 
 NOW = dt.datetime(2026, 10, 6, 17, 0, tzinfo=dt.UTC)

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from optimizer.errors import InvalidInput
-from optimizer.service.keys import KeyIdentity, VerifiedKeyCache, create_key, verify_key
+from optimizer.ingest.keys import KeyIdentity, VerifiedKeyCache, create_key, verify_key
 from optimizer.store.db import transaction
 from optimizer.store.models import ApiKey
 

@@ -20,13 +20,13 @@ import api.app
 from optimizer.bandits.experiment_store import record_send
 from optimizer.cli import main
 from optimizer.errors import InvalidInput, NotFound
+from optimizer.ingest.keys import create_key
 from optimizer.ope.variants import logged_value
 from optimizer.reports.experiments import (
     MIN_EFFECTIVE_SAMPLE,
     experiment_report,
     rollout_verdict,
 )
-from optimizer.service.keys import create_key
 from optimizer.settings import Settings
 from optimizer.store.db import _alembic_config, transaction, upgrade
 from optimizer.store.models import Decision

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from optimizer.compliance.store_context import build_context
 from optimizer.errors import Conflict
+from optimizer.ingest.leads import LeadInput, upsert_lead
 from optimizer.providers.base import InboundMessage, StatusUpdate
 from optimizer.providers.service import apply_records, link_sent_message
 from optimizer.providers.twilio import ERROR_ACTIONS
-from optimizer.service.leads import LeadInput, upsert_lead
 from optimizer.settings import Settings
 from optimizer.store.db import session_factory, transaction
 from optimizer.store.models import Decision, DecisionConfirmation, ProviderMessage, Suppression

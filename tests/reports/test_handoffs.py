@@ -7,8 +7,8 @@ import datetime as dt
 
 from sqlalchemy import Engine
 
+from optimizer.ingest.events import EventInput, ingest_events
 from optimizer.reports import handoff_list
-from optimizer.service.events import EventInput, ingest_events
 from optimizer.settings import Settings
 from optimizer.store.db import session_factory, transaction
 from optimizer.store.models import Lead

@@ -15,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from optimizer.errors import InvalidInput
+from optimizer.ingest.events import EventInput, ingest_events
+from optimizer.ingest.leads import LeadInput, upsert_lead
 from optimizer.models.send_time import SendTimeModel
 from optimizer.models.send_time_features import (
     SLOT_FEATURES,
@@ -30,8 +32,6 @@ from optimizer.models.send_time_single import (
     single_lead_rows,
 )
 from optimizer.models.send_time_store import load_lead_features
-from optimizer.service.events import EventInput, ingest_events
-from optimizer.service.leads import LeadInput, upsert_lead
 from optimizer.settings import Settings
 from optimizer.store.db import transaction
 from optimizer.store.models import Event, Lead

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import api.app
-from optimizer.service.keys import create_key
+from optimizer.ingest.keys import create_key
 from optimizer.settings import Settings
 from optimizer.store.db import make_engine, session_factory, upgrade
 from tests.reports.factory import World, fill_store

@@ -191,7 +191,7 @@ def test_the_key_itself_in_a_cookie_opens_nothing(client: TestClient, site: Site
 def test_a_revoked_keys_session_stops_working(client: TestClient, site: Site) -> None:
     import datetime as dt
 
-    from optimizer.service.keys import create_key, revoke_key
+    from optimizer.ingest.keys import create_key, revoke_key
     from optimizer.store.db import make_engine, session_factory, transaction
 
     engine = make_engine(site.database_url)

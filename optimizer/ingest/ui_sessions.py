@@ -11,11 +11,9 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
-
-from optimizer.service.keys import KeyIdentity
-from optimizer.store.models import ApiKey, UiSession
+from optimizer.ingest.keys import KeyIdentity
+from optimizer.store import access_repo
+from optimizer.store.db import Session
 
 TOKEN_PREFIX = "us_"
 
@@ -29,14 +27,10 @@ def create_session(
 ) -> str:
     """A new session for key ``api_key_id``; returns its token (shown only to the browser).
     Sessions expired by ``now`` are removed on the way."""
-    session.execute(delete(UiSession).where(UiSession.expires_at <= now))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(
-        UiSession(
-            token_hash=_hash(token), api_key_id=api_key_id, created_at=now, expires_at=now + ttl
-        )
+    access_repo.add_ui_session(
+        session, token_hash=_hash(token), api_key_id=api_key_id, now=now, ttl=ttl
     )
-    session.flush()
     return token
 
 
@@ -44,19 +38,10 @@ def session_identity(session: Session, token: str, *, now: dt.datetime) -> KeyId
     """Who the session ``token`` belongs to, or None (unknown, expired, or its key revoked)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.execute(
-        select(ApiKey)
-        .join(UiSession, UiSession.api_key_id == ApiKey.id)
-        .where(
-            UiSession.token_hash == _hash(token),
-            UiSession.expires_at > now,
-            ApiKey.revoked_at.is_(None),
-        )
-    ).scalar_one_or_none()
+    row = access_repo.key_of_ui_session(session, token_hash=_hash(token), now=now)
     return KeyIdentity.of(row) if row is not None else None
 
 
 def end_session(session: Session, token: str) -> bool:
     """Delete the session ``token`` (logout); False when there was none."""
-    result = session.execute(delete(UiSession).where(UiSession.token_hash == _hash(token)))
-    return bool(getattr(result, "rowcount", 0))
+    return access_repo.delete_ui_session(session, token_hash=_hash(token))

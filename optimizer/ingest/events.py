@@ -13,22 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
 from optimizer.errors import InvalidInput
-from optimizer.service.leads import validate_channel
+from optimizer.ingest.leads import validate_channel
 from optimizer.settings import Settings
+from optimizer.store import events_repo
+from optimizer.store.db import Session
+from optimizer.store.leads_repo import latest_suppression
 from optimizer.store.locks import lock_arms_of, lock_numbers
-from optimizer.store.models import (
-    Decision,
-    DecisionConfirmation,
-    Event,
-    Experiment,
-    Lead,
-    Suppression,
-)
+from optimizer.store.models import Decision, Lead
 from optimizer.timebounds import check_time, clamp_opt_out_time, require_aware
 from optimizer.vocabulary import EVENT_TYPES, NOT_OUTCOME_INTENTS, OUTCOME_METRICS
 
@@ -114,22 +106,6 @@ class StoredEvent:
         )
 
 
-def _leads_with_experiment_decisions(session: Session, lead_ids: set[int]) -> set[int]:
-    """Leads that have any experiment decision: only their outcomes can feed a bandit."""
-    found: set[int] = set()
-    ordered = sorted(lead_ids)
-    for start in range(0, len(ordered), 5000):
-        chunk = ordered[start : start + 5000]
-        found.update(
-            session.scalars(
-                select(Decision.lead_id)
-                .where(Decision.lead_id.in_(chunk), Decision.experiment_id.is_not(None))
-                .distinct()
-            )
-        )
-    return found
-
-
 def _validate(event: EventInput) -> None:
     if not event.idempotency_key or not event.idempotency_key.strip():
         raise InvalidInput(
@@ -145,12 +121,7 @@ def _validate(event: EventInput) -> None:
 
 
 def is_suppressed(session: Session, phone_e164: str) -> bool:
-    latest = session.scalars(
-        select(Suppression)
-        .where(Suppression.phone_e164 == phone_e164)
-        .order_by(Suppression.created_at.desc(), Suppression.id.desc())
-        .limit(1)
-    ).first()
+    latest = latest_suppression(session, phone_e164=phone_e164)
     return latest is not None and latest.action == "suppress"
 
 
@@ -231,20 +202,8 @@ def _latest_experiment_decision(
     session: Session, *, lead_id: int, at: dt.datetime, decision_id: str | None
 ) -> Decision | None:
     if decision_id:
-        return session.get(Decision, decision_id)
-    query = (
-        select(Decision)
-        .join(DecisionConfirmation, DecisionConfirmation.decision_id == Decision.id)
-        .where(
-            Decision.lead_id == lead_id,
-            Decision.experiment_id.is_not(None),
-            DecisionConfirmation.allowed.is_(True),
-            DecisionConfirmation.confirmed_at <= at,
-        )
-        .order_by(DecisionConfirmation.confirmed_at.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
+        return events_repo.decision_by_id(session, decision_id)
+    return events_repo.latest_confirmed_experiment_decision(session, lead_id=lead_id, at=at)
 
 
 def _record_bandit_opt_out(session: Session, *, lead: Lead, at: dt.datetime) -> None:
@@ -265,7 +224,7 @@ def _attribute_outcome(session: Session, *, event: StoredEvent) -> None:
     )
     if decision is None or decision.experiment_id is None:
         return
-    experiment = session.get(Experiment, decision.experiment_id)
+    experiment = events_repo.experiment_by_id(session, decision.experiment_id)
     if experiment is None or experiment.metric not in metrics:
         return
     from optimizer.bandits.store import record_outcome
@@ -281,58 +240,12 @@ def _attribute_outcome(session: Session, *, event: StoredEvent) -> None:
     )
 
 
-def _ids_by_key(session: Session, keys: list[str]) -> list[int | None]:
-    found: dict[str, int] = {}
-    for start in range(0, len(keys), 5000):
-        chunk = keys[start : start + 5000]
-        rows = session.execute(
-            select(Event.idempotency_key, Event.id).where(Event.idempotency_key.in_(chunk))
-        )
-        found.update((str(key), int(event_id)) for key, event_id in rows)
-    return [found.get(key) for key in keys]
-
-
-def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[int | None]:
-    """Insert ``rows`` in one statement; if a concurrent writer stored a key first, row by row.
-
-    Returns, per row, the new event id, or None where the key turned out to be a duplicate.
-    """
-    if not rows:
-        return []
-    try:
-        with session.begin_nested():
-            session.execute(insert(Event), rows)
-        return _ids_by_key(session, [row["idempotency_key"] for row in rows])
-    except IntegrityError:
-        pass  # the savepoint is rolled back; retry one by one
-    ids: list[int | None] = []
-    for row in rows:
-        try:
-            with session.begin_nested():
-                session.execute(insert(Event), [row])
-            ids.append(_ids_by_key(session, [row["idempotency_key"]])[0])
-        except IntegrityError:
-            ids.append(None)
-    return ids
-
-
 def _unmanaged_sends(session: Session, events: Sequence[EventInput]) -> set[str]:
     """Keys of the ``sent`` events that name no decision, or one not confirmed as allowed:
     sends the gate did not clear (stored flagged, and judged by the health report)."""
     sent = [e for e in events if e.type == "sent"]
     named = sorted({e.decision_id for e in sent if e.decision_id})
-    cleared: set[str] = set()
-    for start in range(0, len(named), 5000):
-        chunk = named[start : start + 5000]
-        cleared.update(
-            str(decision_id)
-            for decision_id in session.scalars(
-                select(DecisionConfirmation.decision_id).where(
-                    DecisionConfirmation.decision_id.in_(chunk),
-                    DecisionConfirmation.allowed.is_(True),
-                )
-            )
-        )
+    cleared = events_repo.allowed_decisions(session, decision_ids=named)
     return {e.idempotency_key for e in sent if not e.decision_id or e.decision_id not in cleared}
 
 
@@ -368,15 +281,7 @@ def _gate_as_of(
 def _check_decisions(session: Session, events: Sequence[EventInput]) -> None:
     """An outcome names a decision only of its own lead: else it could move another lead's arm."""
     named = sorted({e.decision_id for e in events if e.decision_id})
-    owners: dict[str, int] = {}
-    for start in range(0, len(named), 5000):
-        chunk = named[start : start + 5000]
-        owners.update(
-            (str(decision_id), int(lead_id))
-            for decision_id, lead_id in session.execute(
-                select(Decision.id, Decision.lead_id).where(Decision.id.in_(chunk))
-            )
-        )
+    owners = events_repo.decision_owners(session, decision_ids=named)
     for event in events:
         if not event.decision_id:
             continue
@@ -398,14 +303,10 @@ def _check_decisions(session: Session, events: Sequence[EventInput]) -> None:
 def _stored_actions(session: Session, keys: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """The actions stored with events already in the store (what their first answer was)."""
     found: dict[str, list[dict[str, Any]]] = {}
-    for start in range(0, len(keys), 5000):
-        chunk = list(keys[start : start + 5000])
-        for key, meta in session.execute(
-            select(Event.idempotency_key, Event.meta).where(Event.idempotency_key.in_(chunk))
-        ):
-            items = (meta or {}).get("actions")
-            if items:
-                found[str(key)] = list(items)
+    for key, meta in events_repo.metas_by_key(session, keys=keys).items():
+        items = (meta or {}).get("actions")
+        if items:
+            found[key] = list(items)
     return found
 
 
@@ -434,12 +335,7 @@ def ingest_events(
     for event in events:
         _validate(event)
     wanted = sorted({e.lead_id for e in events})
-    leads: dict[int, Lead] = {}
-    for offset in range(0, len(wanted), 5000):
-        id_chunk = wanted[offset : offset + 5000]
-        leads.update(
-            (lead.id, lead) for lead in session.scalars(select(Lead).where(Lead.id.in_(id_chunk)))
-        )
+    leads = events_repo.leads_by_id(session, lead_ids=wanted)
     missing = [lead_id for lead_id in wanted if lead_id not in leads]
     if missing:
         raise InvalidInput(
@@ -469,12 +365,7 @@ def ingest_events(
     current = clock() if clock is not None else now
     assert current is not None
     keys = [e.idempotency_key for e in events]
-    seen: set[str] = set()
-    for start in range(0, len(keys), 5000):
-        chunk = keys[start : start + 5000]
-        seen.update(
-            session.scalars(select(Event.idempotency_key).where(Event.idempotency_key.in_(chunk)))
-        )
+    seen = events_repo.stored_keys(session, keys=keys)
     replayed: list[tuple[str, Lead]] = []
     fresh: list[tuple[dict[str, Any], str | None]] = []
     confirmed_now: set[str] = set()
@@ -535,7 +426,7 @@ def ingest_events(
             "meta": meta or None,
         }
         fresh.append((row, intent))
-    ids = _insert_events(session, [row for row, _ in fresh])
+    ids = events_repo.insert_events(session, [row for row, _ in fresh])
     # A key stored by a concurrent writer in between is a replay too.
     replayed.extend(
         (row["idempotency_key"], leads[row["lead_id"]])
@@ -547,7 +438,9 @@ def ingest_events(
         for event_id, (values, found_intent) in zip(ids, fresh, strict=True)
         if event_id is not None
     ]
-    with_decisions = _leads_with_experiment_decisions(session, {row.lead_id for row, _, _ in kept})
+    with_decisions = events_repo.leads_with_experiment_decisions(
+        session, lead_ids={row.lead_id for row, _, _ in kept}
+    )
     # The arms these events may credit (outcomes, opt-outs), locked in one order.
     lock_arms_of(
         session,

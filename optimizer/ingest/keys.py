@@ -13,11 +13,10 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
-
 from optimizer.errors import InvalidInput, NotFound
-from optimizer.store.models import ApiKey, UiSession
+from optimizer.store import access_repo
+from optimizer.store.db import Session
+from optimizer.store.models import ApiKey
 
 SCOPES = ("decide", "ingest", "read", "admin")
 
@@ -50,11 +49,9 @@ def create_key(session: Session, *, scopes: Iterable[str], name: str, now: dt.da
     valid = validate_scopes(scopes)
     prefix = secrets.token_hex(6)
     plaintext = f"sk_{prefix}_{secrets.token_urlsafe(32)}"
-    row = ApiKey(
-        name=name, prefix=prefix, key_hash=_hash(plaintext), scopes=list(valid), created_at=now
+    row = access_repo.add_key(
+        session, name=name, prefix=prefix, key_hash=_hash(plaintext), scopes=list(valid), now=now
     )
-    session.add(row)
-    session.flush()
     return NewKey(id=row.id, name=name, scopes=valid, plaintext=plaintext)
 
 
@@ -63,7 +60,7 @@ def verify_key(session: Session, plaintext: str) -> ApiKey | None:
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != "sk":
         return None
-    row = session.scalars(select(ApiKey).where(ApiKey.prefix == parts[1])).first()
+    row = access_repo.key_by_prefix(session, prefix=parts[1])
     if row is None or row.revoked_at is not None:
         return None
     if not hmac.compare_digest(row.key_hash, _hash(plaintext)):
@@ -76,11 +73,11 @@ def find_key(session: Session, ident: str | int) -> ApiKey:
     refused, naming their ids."""
     text = str(ident).strip()
     if text.isdigit():
-        row = session.get(ApiKey, int(text))
-        if row is None:
+        found = access_repo.key_by_id(session, key_id=int(text))
+        if found is None:
             raise NotFound(f"API key {text} does not exist", field="id")
-        return row
-    rows = list(session.scalars(select(ApiKey).where(ApiKey.name == text).order_by(ApiKey.id)))
+        return found
+    rows = access_repo.keys_named(session, name=text)
     if not rows:
         raise NotFound(f"no API key is named {text!r} (an id or a name expected)", field="id")
     active = [r for r in rows if r.revoked_at is None] or rows
@@ -94,10 +91,7 @@ def revoke_key(session: Session, ident: str | int, *, now: dt.datetime) -> ApiKe
     """Revoke a key (by id or name) and end its UI sessions; revoking it again keeps the first
     time."""
     row = find_key(session, ident)
-    if row.revoked_at is None:
-        row.revoked_at = now
-    session.execute(delete(UiSession).where(UiSession.api_key_id == row.id))
-    session.flush()
+    access_repo.revoke_key(session, row, now=now)
     return row
 
 
@@ -113,7 +107,7 @@ def key_summary(row: ApiKey) -> dict[str, object]:
 
 
 def list_keys(session: Session) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+    return access_repo.all_keys(session)
 
 
 @dataclass(frozen=True, slots=True)

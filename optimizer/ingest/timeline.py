@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from optimizer.store.models import Consent, Decision, Event, Lead, Suppression
+from optimizer.store import leads_repo
+from optimizer.store.db import Session
+from optimizer.store.models import Lead
 
 
 def lead_timeline(session: Session, *, lead: Lead) -> list[dict[str, Any]]:
     """Entries in time order; a voice call after a text can see what the text said."""
     entries: list[dict[str, Any]] = []
-    for event in session.scalars(select(Event).where(Event.lead_id == lead.id)):
+    for event in leads_repo.events_of_lead(session, lead_id=lead.id):
         entries.append(
             {
                 "at": event.occurred_at.isoformat(),
@@ -28,7 +27,7 @@ def lead_timeline(session: Session, *, lead: Lead) -> list[dict[str, Any]]:
                 "id": event.id,
             }
         )
-    for consent in session.scalars(select(Consent).where(Consent.phone_e164 == lead.phone_e164)):
+    for consent in leads_repo.consents_of_phone(session, phone_e164=lead.phone_e164):
         entries.append(
             {
                 "at": consent.occurred_at.isoformat(),
@@ -40,9 +39,7 @@ def lead_timeline(session: Session, *, lead: Lead) -> list[dict[str, Any]]:
                 "id": consent.id,
             }
         )
-    for row in session.scalars(
-        select(Suppression).where(Suppression.phone_e164 == lead.phone_e164)
-    ):
+    for row in leads_repo.suppressions_of_phone(session, phone_e164=lead.phone_e164):
         entries.append(
             {
                 "at": row.created_at.isoformat(),
@@ -52,7 +49,7 @@ def lead_timeline(session: Session, *, lead: Lead) -> list[dict[str, Any]]:
                 "id": row.id,
             }
         )
-    for decision in session.scalars(select(Decision).where(Decision.lead_id == lead.id)):
+    for decision in leads_repo.decisions_of_lead(session, lead_id=lead.id):
         entries.append(
             {
                 "at": decision.created_at.isoformat(),

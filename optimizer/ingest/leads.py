@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from optimizer.errors import InvalidInput, NotFound
 from optimizer.phones import STATE_CODES, parse_phone
-from optimizer.store.models import Consent, Lead, LeadChange
+from optimizer.store import leads_repo
+from optimizer.store.db import Session
+from optimizer.store.models import Consent, Lead
 from optimizer.vocabulary import CHANNELS
 
 CONSENT_METHODS = ("web", "keyword", "paper", "voice")
@@ -105,12 +104,12 @@ def upsert_lead(session: Session, *, data: LeadInput, now: dt.datetime) -> Upser
         "vertical": data.vertical,
         "attributes": dict(data.attributes or {}),
     }
-    existing = session.scalars(select(Lead).where(Lead.external_id == data.external_id)).first()
+    existing = leads_repo.lead_by_external_id(session, external_id=data.external_id)
     if existing is None:
         created_at = _aware(data.created_at, "created_at") if data.created_at else now
-        lead = Lead(external_id=data.external_id, created_at=created_at, updated_at=now, **fields)
-        session.add(lead)
-        session.flush()
+        lead = leads_repo.add_lead(
+            session, external_id=data.external_id, created_at=created_at, now=now, fields=fields
+        )
         return UpsertResult(lead=lead, created=True, changed=())
     changes: dict[str, Any] = {}
     for name, value in fields.items():
@@ -123,18 +122,14 @@ def upsert_lead(session: Session, *, data: LeadInput, now: dt.datetime) -> Upser
             changes[name] = {"from": old, "to": value}
             setattr(existing, name, value)
     if changes:
-        existing.updated_at = now
-        session.add(LeadChange(lead_id=existing.id, changed_at=now, changes=changes, source="api"))
-        session.flush()
+        leads_repo.append_lead_change(
+            session, lead=existing, changes=changes, now=now, source="api"
+        )
     return UpsertResult(lead=existing, created=False, changed=tuple(sorted(changes)))
 
 
-MAX_ROW_ID = 2**63 - 1  # row ids are 64-bit signed in every store
-
-
 def get_lead(session: Session, lead_id: int) -> Lead:
-    # An id no row can have is not sent to the driver (which cannot bind one above 2**63 - 1).
-    lead = session.get(Lead, lead_id) if 1 <= lead_id <= MAX_ROW_ID else None
+    lead = leads_repo.lead_by_id(session, lead_id)
     if lead is None:
         raise NotFound(f"lead {lead_id} does not exist", field="lead_id")
     return lead
@@ -177,9 +172,7 @@ def add_consent(session: Session, *, lead: Lead, data: ConsentInput, now: dt.dat
         disclosed_frequency=data.disclosed_frequency,
         state_of_residence=normalise_state(data.state_of_residence, "state_of_residence"),
     )
-    session.add(row)
-    session.flush()
-    return row
+    return leads_repo.append_consent(session, row)
 
 
 def validate_channel(channel: str) -> str:

@@ -2,7 +2,7 @@
 source's message id.
 
 From a number with a lead it is that lead's ``inbound`` event
-(:func:`optimizer.service.events.ingest_events`: an opt-out suppresses the number at once, HELP
+(:func:`optimizer.ingest.events.ingest_events`: an opt-out suppresses the number at once, HELP
 is answered, a reply credits the decision that earned it). From a number no lead has, an opt-out
 still revokes consent and suppresses the number — the gate reads both by number, so every lead
 with it, now or created later, is blocked — and HELP is still answered; other text is not kept
@@ -16,15 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from optimizer.compliance import classify_inbound
 from optimizer.compliance.store_context import opt_out_confirmation, record_opt_out
 from optimizer.errors import InvalidInput
+from optimizer.ingest.events import EventInput, ingest_events, is_suppressed
 from optimizer.phones import InvalidPhone, to_e164
-from optimizer.service.events import EventInput, ingest_events, is_suppressed
 from optimizer.settings import Settings
 from optimizer.store import provider_messages as store
+from optimizer.store.db import Session
 from optimizer.store.locks import lock_numbers
 from optimizer.timebounds import clamp_opt_out_time, require_aware
 from optimizer.vocabulary import CHANNELS
