@@ -314,9 +314,9 @@ def test_store_log_reads_the_slot_records(sessions) -> None:
 
 def test_cli_estimates_a_send_time_policy_and_records_it(
     sessions,
-    store_cli,
+    store_cli,  # noqa: F811 - the fixture
     ml_settings,
-    capsys,  # noqa: F811 - the fixture
+    capsys,
 ) -> None:
     experiment_id = fill_store(sessions, 1500, 7)
     args = ["experiments", "evaluate-policy", "--log", "store", "--experiment", str(experiment_id)]
