@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, select, true
+from sqlalchemy import Select, and_, select, true
 from sqlalchemy.orm import Session
 
 from optimizer.errors import NotFound
@@ -19,6 +19,25 @@ from optimizer.store.models import (
     Experiment,
     Variant,
 )
+
+
+def confirmed_sends(*columns: Any, metric: str) -> Select[Any]:
+    """``columns`` over the decisions confirmed as sent, each with its reward for ``metric``
+    (outer-joined: ``None`` while none is recorded)."""
+    return (
+        select(*columns)
+        .join(
+            DecisionConfirmation,
+            and_(
+                DecisionConfirmation.decision_id == Decision.id,
+                DecisionConfirmation.allowed.is_(true()),
+            ),
+        )
+        .outerjoin(
+            DecisionReward,
+            and_(DecisionReward.decision_id == Decision.id, DecisionReward.metric == metric),
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -47,20 +66,11 @@ def load_variant_log(session: Session, experiment_id: int) -> VariantLog:
     ).all()
     index = {v.id: i for i, v in enumerate(variants)}
     rows = session.execute(
-        select(Decision.variant_id, Decision.propensity, DecisionReward.reward)
-        .join(
-            DecisionConfirmation,
-            and_(
-                DecisionConfirmation.decision_id == Decision.id,
-                DecisionConfirmation.allowed.is_(true()),
-            ),
-        )
-        .outerjoin(
-            DecisionReward,
-            and_(
-                DecisionReward.decision_id == Decision.id,
-                DecisionReward.metric == experiment.metric,
-            ),
+        confirmed_sends(
+            Decision.variant_id,
+            Decision.propensity,
+            DecisionReward.reward,
+            metric=experiment.metric,
         )
         .where(Decision.experiment_id == experiment_id, Decision.variant_id.is_not(None))
         .order_by(Decision.created_at, Decision.id)
@@ -114,26 +124,13 @@ def load_slot_log(session: Session, experiment_id: int) -> SlotLogRows:
     if experiment is None:
         raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
     rows = session.execute(
-        select(
+        confirmed_sends(
             Decision.as_of,
             Decision.timezone,
             Decision.explanation,
             Decision.slot_propensity,
             DecisionReward.reward,
-        )
-        .join(
-            DecisionConfirmation,
-            and_(
-                DecisionConfirmation.decision_id == Decision.id,
-                DecisionConfirmation.allowed.is_(true()),
-            ),
-        )
-        .outerjoin(
-            DecisionReward,
-            and_(
-                DecisionReward.decision_id == Decision.id,
-                DecisionReward.metric == experiment.metric,
-            ),
+            metric=experiment.metric,
         )
         .where(Decision.experiment_id == experiment_id)
         .order_by(Decision.created_at, Decision.id)

@@ -11,10 +11,11 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, and_, exists, literal, null, select, true
+from sqlalchemy import Table, exists, literal, null, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from optimizer.store.db import IntegrityError, Session
+from optimizer.store.decision_log import confirmed_sends
 from optimizer.store.models import (
     Decision,
     DecisionConfirmation,
@@ -111,26 +112,12 @@ def sent_decisions_with_reward(session: Session, *, experiment_id: int, metric: 
     variant that were confirmed as sent; ``reward`` is None while none is recorded."""
     return list(
         session.execute(
-            select(
+            confirmed_sends(
                 Decision.variant_id,
                 Decision.propensity,
                 DecisionReward.reward,
                 Decision.explanation,
-            )
-            .join(
-                DecisionConfirmation,
-                and_(
-                    DecisionConfirmation.decision_id == Decision.id,
-                    DecisionConfirmation.allowed.is_(true()),
-                ),
-            )
-            .outerjoin(
-                DecisionReward,
-                and_(
-                    DecisionReward.decision_id == Decision.id,
-                    DecisionReward.metric == metric,
-                ),
-            )
-            .where(Decision.experiment_id == experiment_id, Decision.variant_id.is_not(None))
+                metric=metric,
+            ).where(Decision.experiment_id == experiment_id, Decision.variant_id.is_not(None))
         )
     )
