@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from optimizer.errors import InvalidInput
@@ -30,7 +29,8 @@ from optimizer.models.engine import Engine
 from optimizer.models.lead_score import FitResult, TrainConfig, choose_cutoffs, fit_lead_score
 from optimizer.models.logistic import LogisticBaseline
 from optimizer.models.metrics import BinaryMetrics, binary_metrics
-from optimizer.models.points import points_inputs, points_score
+from optimizer.models.points import fit_points_logit, points_inputs, points_score
+from optimizer.models.points_prior import fit_points_prior, prior_monotone
 from training.datasets import TrainingData
 
 VALID_FRACTION = 0.2
@@ -66,14 +66,8 @@ def fit_points(
     frame: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None = None
 ) -> PointsCalibration:
     inputs = points_inputs(frame)
-    points = points_score(inputs)
-    if np.ptp(points) == 0:
-        rate = float(np.clip(np.average(y, weights=weight), 1e-6, 1 - 1e-6))
-        return PointsCalibration(0.0, float(np.log(rate / (1 - rate))), inputs.mapping)
-    lr = LogisticRegression(C=1e6, max_iter=1000).fit(
-        points.reshape(-1, 1), y, sample_weight=weight
-    )
-    return PointsCalibration(float(lr.coef_[0, 0]), float(lr.intercept_[0]), inputs.mapping)
+    slope, intercept = fit_points_logit(points_score(inputs), y, weight)
+    return PointsCalibration(slope, intercept, inputs.mapping)
 
 
 @dataclass(frozen=True)
@@ -182,6 +176,16 @@ def fit_fold(
         seed=config.seed,
     )
     weight = recency_weights(len(y), drift.half_life) if drift.half_life is not None else None
+    prior = None
+    if config.points_prior:
+        inputs = points_inputs(frame.iloc[train])
+        prior = fit_points_prior(
+            inputs.mapping,
+            points_score(inputs),
+            y[train],
+            strength=config.points_prior_strength,
+            weight=None if weight is None else weight[train],
+        )
     fit = fit_lead_score(
         matrix[train],
         y[train],
@@ -191,7 +195,10 @@ def fit_fold(
         config=config,
         engine=engine,
         weight=None if weight is None else weight[train],
-        monotone=monotone_vector(spec.names, spec.categorical_indices, drift),
+        monotone=prior_monotone(
+            prior, spec.names, monotone_vector(spec.names, spec.categorical_indices, drift)
+        ),
+        prior=prior,
     )
     if drift.recent_level is not None:
         fit = with_recent_level(fit, matrix, y, drift.recent_level)

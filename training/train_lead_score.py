@@ -192,6 +192,13 @@ def train_lead_score(
         _log_params(data, config, evaluate, window, step, outcome)
         mlflow.log_params(drift.as_params())
         mlflow.log_params((engine or LocalEngine()).describe())
+        prior = model.prior
+        mlflow.log_params(
+            {"points_prior.applied": prior is not None}
+            if prior is None
+            else {f"points_prior.{k}": v for k, v in prior.to_json().items()}
+            | {"points_prior.applied": True}
+        )
         _log_dataset(data)
         test_matrix = models.spec.encode(test_frame)
         mlflow.log_figure(plots.roc_figure(preds), "plots/roc.png")
@@ -237,7 +244,8 @@ def log_lead_score_model(
     model: LeadScoreModel, model_dir: Path, example: pd.DataFrame, example_matrix: np.ndarray
 ) -> tuple[ModelInfo, ModelInfo]:
     """Log, in the active run, the booster with MLflow's LightGBM flavour (``booster``: raw,
-    uncalibrated probabilities from the encoded matrix) and the lead-score pyfunc (``model``:
+    uncalibrated probabilities from the encoded matrix; with a points prior, the trees' part
+    only: the prior's slope, intercept and shrink are the run's ``points_prior.*`` parameters) and the lead-score pyfunc (``model``:
     calibration, score, segment and reasons from the lead's columns, logged from code with the
     package as ``code_paths``); return both models' infos (the pyfunc's is the one registered)."""
     booster = lgb.Booster(

@@ -50,14 +50,31 @@ def _table(title: str, rows: list[tuple[str, BinaryMetrics | None]]) -> None:
         )
 
 
-def _train_config(seed: int, max_rounds: int | None = None) -> Any:
+def _train_config(
+    seed: int,
+    max_rounds: int | None = None,
+    *,
+    points_prior: bool = True,
+    prior_strength: float | None = None,
+) -> Any:
     from optimizer.models.lead_score import TrainConfig
 
-    if max_rounds is None:
-        return TrainConfig(seed=seed)
-    if max_rounds < 1:
-        raise InvalidInput(f"--max-rounds {max_rounds}: at least 1 expected")
-    return TrainConfig(seed=seed, max_rounds=max_rounds)
+    values: dict[str, Any] = {"seed": seed, "points_prior": points_prior}
+    if max_rounds is not None:
+        if max_rounds < 1:
+            raise InvalidInput(f"--max-rounds {max_rounds}: at least 1 expected")
+        values["max_rounds"] = max_rounds
+    if prior_strength is not None:
+        if not points_prior:
+            raise InvalidInput(
+                "--prior-strength needs the points prior (leave out --no-points-prior)"
+            )
+        if not (math.isfinite(prior_strength) and prior_strength >= 0):
+            raise InvalidInput(
+                f"--prior-strength {prior_strength}: a number of conversions >= 0 expected"
+            )
+        values["points_prior_strength"] = prior_strength
+    return TrainConfig(**values)
 
 
 def drift_options(
@@ -157,6 +174,16 @@ def train_lead_score_command(
     monotone: list[str] = typer.Option([], "--monotone", help=MONOTONE_HELP),
     recent_validation: bool = typer.Option(False, "--recent-validation", help=RECENT_HELP),
     recent_level: int | None = typer.Option(None, "--recent-level", help=RECENT_LEVEL_HELP),
+    points_prior: bool = typer.Option(
+        True,
+        "--points-prior/--no-points-prior",
+        help="Start the trees from the points model's log-odds (where the data has its fields).",
+    ),
+    prior_strength: float | None = typer.Option(
+        None,
+        "--prior-strength",
+        help="Conversions K: the trees' margin weighs positives / (positives + K) (default 100).",
+    ),
 ) -> None:
     """Train the lead-score model (from the store, or --csv), log it to MLflow, register it."""
     from optimizer.models.engine import check_engine, open_engine
@@ -164,7 +191,9 @@ def train_lead_score_command(
     from training.train_lead_score import train_lead_score
 
     check_engine(engine, scheduler=scheduler, workers=dask_workers)
-    config = _train_config(seed, max_rounds)
+    config = _train_config(
+        seed, max_rounds, points_prior=points_prior, prior_strength=prior_strength
+    )
     drift = drift_options(
         half_life=half_life,
         changes=changes,

@@ -165,9 +165,13 @@ def fit_booster(
     feature_name: Sequence[str],
     categorical: Sequence[int],
     weight: np.ndarray | None = None,
+    init_score: np.ndarray | None = None,
+    valid_init_score: np.ndarray | None = None,
 ) -> BoosterFit:
-    """Train on ``train`` (rows weighted by ``weight`` when given) with ``engine``; the
-    validation loss curve is on every ``valid`` row, unweighted."""
+    """Train on ``train`` (rows weighted by ``weight`` when given, starting from the log-odds
+    ``init_score`` when given) with ``engine``; the validation loss curve is on every ``valid``
+    row, unweighted, from ``valid_init_score`` (the booster's own trees hold no initial score:
+    a prediction adds it back)."""
     started = time.perf_counter()
     estimator = engine.classifier(estimator_params(params, rounds))
     x, y = train
@@ -177,8 +181,12 @@ def fit_booster(
     }
     if weight is not None:
         fit_args["sample_weight"] = engine.collection(np.asarray(weight, dtype=np.float64))
+    if init_score is not None:
+        fit_args["init_score"] = engine.collection(np.asarray(init_score, dtype=np.float64))
     if engine.early_stopping:
         fit_args["eval_X"], fit_args["eval_y"] = (valid[0],), (valid[1],)
+        if valid_init_score is not None:
+            fit_args["eval_init_score"] = [np.asarray(valid_init_score, dtype=np.float64)]
         fit_args["callbacks"] = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
     with warnings.catch_warnings():
         # The Dask interface warns that it sets the threads itself even when none were given
@@ -189,7 +197,7 @@ def fit_booster(
     if engine.early_stopping:
         curve = tuple(float(v) for v in estimator.evals_result_["valid_0"]["binary_logloss"])
     else:
-        curve = staged_log_loss(booster, *valid)
+        curve = staged_log_loss(booster, *valid, init_score=valid_init_score)
     return BoosterFit(
         booster=booster,
         valid_loss=curve,
@@ -199,13 +207,16 @@ def fit_booster(
     )
 
 
-def staged_log_loss(booster: lgb.Booster, x: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
+def staged_log_loss(
+    booster: lgb.Booster, x: np.ndarray, y: np.ndarray, *, init_score: np.ndarray | None = None
+) -> tuple[float, ...]:
     """Binary log loss of the first 1, 2, ... trees on (x, y), from one leaf-index prediction
-    (each tree's leaf values summed cumulatively: the raw score after that many trees)."""
+    (each tree's leaf values summed cumulatively: the raw score after that many trees, added to
+    ``init_score`` when given)."""
     leaves = np.asarray(booster.predict(x, pred_leaf=True), dtype=np.int64)
     if leaves.ndim == 1:
         leaves = leaves[:, None]
-    raw = np.zeros(len(x))
+    raw = np.zeros(len(x)) if init_score is None else np.array(init_score, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     out = []
     for tree in range(leaves.shape[1]):

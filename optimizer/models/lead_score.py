@@ -21,6 +21,7 @@ import pandas as pd
 from optimizer.models.calibration import CalibrationChoice, Calibrator, choose_calibrator
 from optimizer.models.encoding import FeatureSpec
 from optimizer.models.engine import Engine, LocalEngine, fit_booster
+from optimizer.models.points_prior import REASON, PointsPrior
 
 BOOSTER_FILE = "booster.txt"
 META_FILE = "lead_score.json"
@@ -45,6 +46,10 @@ class TrainConfig:
     max_rounds: int = 2000
     early_stopping_rounds: int = 100
     parsimony_tolerance: float = 0.001
+    # The points model as the trees' starting point, their margin weighted
+    # positives / (positives + points_prior_strength) (see optimizer.models.points_prior).
+    points_prior: bool = True
+    points_prior_strength: float = 100.0
     num_threads: int = 0
     seed: int = 0
 
@@ -93,6 +98,10 @@ def top_reasons(names: Sequence[str], contrib: np.ndarray, top_k: int) -> tuple[
     return tuple((names[i], float(contrib[i])) for i in order if contrib[i] != 0.0)
 
 
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class LeadScoreModel:
     booster: lgb.Booster
@@ -100,20 +109,32 @@ class LeadScoreModel:
     calibrator: Calibrator
     cutoffs: Cutoffs
     best_iteration: int
+    prior: PointsPrior | None = None
 
     def raw_probability(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
-        return np.asarray(
+        """Uncalibrated probabilities: the trees' (with a prior: the prior's log-odds plus the
+        trees' margin times its ``shrink``)."""
+        if self.prior is None:
+            return np.asarray(
+                self.booster.predict(
+                    matrix, num_iteration=self.best_iteration, num_threads=num_threads
+                ),
+                dtype=np.float64,
+            )
+        trees = np.asarray(
             self.booster.predict(
-                matrix, num_iteration=self.best_iteration, num_threads=num_threads
+                matrix, num_iteration=self.best_iteration, raw_score=True, num_threads=num_threads
             ),
             dtype=np.float64,
         )
+        return _sigmoid(self.prior.margin(self.spec, matrix) + self.prior.shrink * trees)
 
     def probability(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
         return self.calibrator.apply(self.raw_probability(matrix, num_threads=num_threads))
 
     def contributions(self, matrix: np.ndarray, *, num_threads: int = 0) -> np.ndarray:
-        """Tree SHAP values in log-odds (rows × features; the bias column is dropped)."""
+        """The trees' Tree SHAP values in log-odds (rows × features; the bias column dropped;
+        with a prior, times its ``shrink``)."""
         contrib = np.asarray(
             self.booster.predict(
                 matrix,
@@ -122,7 +143,30 @@ class LeadScoreModel:
                 num_threads=num_threads,
             )
         )
-        return contrib[:, :-1]
+        shrink = 1.0 if self.prior is None else self.prior.shrink
+        return contrib[:, :-1] * shrink
+
+    def explained(
+        self, matrix: np.ndarray, *, num_threads: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        """(uncalibrated probability, each reason's log-odds, the reasons' names) from one
+        prediction: the features' Tree SHAP values and, with a prior, the prior's slope ×
+        points as the reason ``points`` (the rest of the log-odds is the bias)."""
+        contrib = np.asarray(
+            self.booster.predict(
+                matrix,
+                num_iteration=self.best_iteration,
+                pred_contrib=True,
+                num_threads=num_threads,
+            )
+        )
+        if self.prior is None:
+            return _sigmoid(contrib.sum(axis=1)), contrib[:, :-1], self.spec.names
+        shrink = self.prior.shrink
+        points = self.prior.points(self.spec, matrix)
+        margin = shrink * contrib.sum(axis=1) + self.prior.slope * points + self.prior.intercept
+        reasons = np.column_stack([shrink * contrib[:, :-1], self.prior.slope * points])
+        return _sigmoid(margin), reasons, (*self.spec.names, REASON)
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
         return self.probability(self.spec.encode(frame))
@@ -136,6 +180,7 @@ class LeadScoreModel:
             "calibrator": self.calibrator.to_json(),
             "cutoffs": asdict(self.cutoffs),
             "best_iteration": self.best_iteration,
+            "prior": None if self.prior is None else self.prior.to_json(),
         }
         (directory / META_FILE).write_text(json.dumps(meta))
 
@@ -154,6 +199,7 @@ class LeadScoreModel:
             calibrator=Calibrator.from_json(meta["calibrator"]),
             cutoffs=Cutoffs(**meta["cutoffs"]),
             best_iteration=int(booster.current_iteration()),
+            prior=None if meta.get("prior") is None else PointsPrior.from_json(meta["prior"]),
         )
 
 
@@ -193,11 +239,13 @@ def fit_lead_score(
     engine: Engine | None = None,
     weight: np.ndarray | None = None,
     monotone: Sequence[int] | None = None,
+    prior: PointsPrior | None = None,
 ) -> FitResult:
     """Train (in this process, or on ``engine``'s Dask cluster) with the validation rows' loss
     curve choosing the trees, then calibrate and cut on them (always here, on the local
     booster). ``weight``: per training row; ``monotone``: LightGBM's monotone constraints, one
-    per column of ``spec``."""
+    per column of ``spec``; ``prior``: the points model the trees start from (its log-odds the
+    booster's initial score on both row sets)."""
     names = [f"{i}_{_safe_name(n)}"[:60] for i, n in enumerate(spec.names)]
     params = config.lgb_params()
     if monotone is not None and any(monotone):
@@ -212,10 +260,16 @@ def fit_lead_score(
         feature_name=names,
         categorical=list(spec.categorical_indices),
         weight=weight,
+        init_score=None if prior is None else prior.margin(spec, train_x),
+        valid_init_score=None if prior is None else prior.margin(spec, valid_x),
     )
     booster = fit.booster
     best = parsimonious_iteration(list(fit.valid_loss), tolerance=config.parsimony_tolerance)
-    valid_raw = np.asarray(booster.predict(valid_x, num_iteration=best), dtype=np.float64)
+    if prior is None:
+        valid_raw = np.asarray(booster.predict(valid_x, num_iteration=best), dtype=np.float64)
+    else:
+        trees = np.asarray(booster.predict(valid_x, num_iteration=best, raw_score=True))
+        valid_raw = _sigmoid(prior.margin(spec, valid_x) + prior.shrink * trees)
     choice = choose_calibrator(valid_raw, valid_y)
     cutoffs = choose_cutoffs(100.0 * choice.calibrator.apply(valid_raw))
     model = LeadScoreModel(
@@ -224,6 +278,7 @@ def fit_lead_score(
         calibrator=choice.calibrator,
         cutoffs=cutoffs,
         best_iteration=best,
+        prior=prior,
     )
     return FitResult(
         model=model, calibration=choice, valid_raw=valid_raw, engine=fit.engine, workers=fit.workers

@@ -46,44 +46,73 @@ class PointsItem:
     points: float
 
 
+def store_inputs(
+    recency_days: np.ndarray,
+    purchase_count: np.ndarray | None,
+    email_open: np.ndarray | None,
+    click: np.ndarray | None,
+    sms_reply: np.ndarray | None,
+) -> PointsInputs:
+    """The store mapping from its columns as float arrays (NaN = unknown; None = no such column):
+    the one definition that both the feature frame and a model's encoded matrix go through."""
+    false = np.zeros(len(recency_days), dtype=bool)
+
+    def known(values: np.ndarray | None) -> np.ndarray:
+        return false if values is None else ~np.isnan(values)
+
+    return PointsInputs(
+        recency_days=np.asarray(recency_days, dtype=np.float64),
+        purchased=false if purchase_count is None else np.nan_to_num(purchase_count) > 0,
+        email_open=known(email_open),
+        click=known(click),
+        sms_reply=known(sms_reply),
+        mapping=SOURCE_STORE,
+    )
+
+
+def bank_inputs(pdays: np.ndarray, previous: np.ndarray, success: np.ndarray) -> PointsInputs:
+    """The bank mapping: ``pdays`` (999 = never), ``previous`` (NaN = 0), ``success`` (the
+    previous campaign's outcome was "success")."""
+    pdays = np.where(pdays >= 999, np.nan, pdays)
+    false = np.zeros(len(pdays), dtype=bool)
+    return PointsInputs(
+        recency_days=pdays,
+        purchased=np.asarray(success, dtype=bool),
+        email_open=np.nan_to_num(previous) > 0,
+        click=false,
+        sms_reply=false,
+        mapping=SOURCE_BANK,
+    )
+
+
 def points_inputs(frame: pd.DataFrame) -> PointsInputs:
     """Map a feature frame onto the points model's fields (see the module docstring)."""
     n = len(frame)
-    false = np.zeros(n, dtype=bool)
     cols = set(frame.columns)
 
-    def known(name: str) -> np.ndarray:
+    def numbers(name: str) -> np.ndarray | None:
         if name not in cols:
-            return false
-        return frame[name].notna().to_numpy()
+            return None
+        return pd.to_numeric(frame[name], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
 
     if "days_since_engagement" in cols:
-        purchase_count = pd.to_numeric(frame.get("purchase_count"), errors="coerce")
-        return PointsInputs(
-            recency_days=pd.to_numeric(frame["days_since_engagement"], errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            ),
-            purchased=(purchase_count.fillna(0) > 0).to_numpy()
-            if purchase_count is not None
-            else false,
-            email_open=known("days_since_email_open"),
-            click=known("days_since_click"),
-            sms_reply=known("days_since_sms_reply"),
-            mapping=SOURCE_STORE,
+        recency = numbers("days_since_engagement")
+        assert recency is not None
+        return store_inputs(
+            recency,
+            numbers("purchase_count"),
+            numbers("days_since_email_open"),
+            numbers("days_since_click"),
+            numbers("days_since_sms_reply"),
         )
     if {"pdays", "previous", "poutcome"} <= cols:
-        pdays = pd.to_numeric(frame["pdays"], errors="coerce").to_numpy(dtype=np.float64)
-        pdays = np.where(pdays >= 999, np.nan, pdays)
-        previous = pd.to_numeric(frame["previous"], errors="coerce").fillna(0).to_numpy()
+        pdays, previous = numbers("pdays"), numbers("previous")
+        assert pdays is not None and previous is not None
         outcome = frame["poutcome"].astype("str").to_numpy()
-        return PointsInputs(
-            recency_days=pdays,
-            purchased=outcome == "success",
-            email_open=previous > 0,
-            click=false,
-            sms_reply=false,
-            mapping=SOURCE_BANK,
-        )
+        return bank_inputs(pdays, previous, outcome == "success")
+    false = np.zeros(n, dtype=bool)
     nan = np.full(n, np.nan)
     return PointsInputs(nan, false, false, false, false, SOURCE_NONE)
 
@@ -103,6 +132,22 @@ def points_score(inputs: PointsInputs) -> np.ndarray:
         + 30.0 * inputs.sms_reply
     )
     return np.minimum(total, 100.0)
+
+
+def fit_points_logit(
+    points: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None
+) -> tuple[float, float]:
+    """(slope, intercept) of log-odds = slope × points + intercept, fitted on (points, y); a
+    constant score gives slope 0 and the (weighted) base rate's log-odds."""
+    if np.ptp(points) == 0:
+        rate = float(np.clip(np.average(y, weights=weight), 1e-6, 1 - 1e-6))
+        return 0.0, float(np.log(rate / (1 - rate)))
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(
+        points.reshape(-1, 1), y, sample_weight=weight
+    )
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
 def points_segment(score: np.ndarray) -> np.ndarray:

@@ -78,8 +78,8 @@ def lead_score_output(model: LeadScoreModel, frame: pd.DataFrame) -> pd.DataFram
     matrix = model.spec.encode(frame)
     probability = model.probability(matrix)
     score = 100.0 * probability
-    contrib = model.contributions(matrix)
-    reasons = [json.dumps(dict(top_reasons(model.spec.names, row, TOP_REASONS))) for row in contrib]
+    _, contrib, names = model.explained(matrix)
+    reasons = [json.dumps(dict(top_reasons(names, row, TOP_REASONS))) for row in contrib]
     return pd.DataFrame(
         {
             "probability": probability,

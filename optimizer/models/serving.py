@@ -11,7 +11,6 @@ points model answers, ``version`` is ``"baseline:points"`` and ``note`` says why
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,12 +133,8 @@ class LeadScorer:
     ) -> LeadScores:
         matrix = model.spec.encode(features)
         if explain:
-            contrib = np.asarray(
-                model.booster.predict(matrix, num_iteration=model.best_iteration, pred_contrib=True)
-            )
-            raw = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1)))
-            names = model.spec.names
-            reasons = tuple(top_reasons(names, row, top_k) for row in contrib[:, :-1])
+            raw, contrib, names = model.explained(matrix)
+            reasons = tuple(top_reasons(names, row, top_k) for row in contrib)
         else:
             raw = model.raw_probability(matrix)
             reasons = ()
@@ -191,13 +186,9 @@ class LeadScorer:
             )
         row = model.spec.encode_row(dict(features))
         if explain:
-            contrib = np.asarray(
-                model.booster.predict(
-                    row, num_iteration=model.best_iteration, pred_contrib=True, num_threads=1
-                )
-            )[0]
-            raw = 1.0 / (1.0 + math.exp(-float(contrib.sum())))
-            reasons = top_reasons(model.spec.names, contrib[:-1], top_k)
+            raws, contrib, names = model.explained(row, num_threads=1)
+            raw = float(raws[0])
+            reasons = top_reasons(names, contrib[0], top_k)
         else:
             raw = float(model.raw_probability(row, num_threads=1)[0])
             reasons = ()
