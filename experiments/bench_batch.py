@@ -5,7 +5,8 @@ with ``--http``, over real HTTP (``POST /v1/next-best-action/batch`` on one uvic
 The store is the one ``experiments.bench_api`` builds (history, both models trained, a pool of
 2,000 and one of 10,000 fresh leads with consent, an experiment 'bench'); ``--var-dir`` is reused
 when it holds one, else it is prepared (a few minutes). ``--pool all`` decides over every lead of
-the store instead (leads with histories: fewer leads share their send-time rows). The output
+the store instead (leads with histories: fewer leads share their send-time rows); ``--pool huge``
+over 100,000 fresh leads (added to the store on first use, a few minutes). The output
 digest (every decision but its random id) lets two versions of the code be compared on one store.
 In process nothing is written; each HTTP run appends its decisions to the log.
 
@@ -49,8 +50,8 @@ def _pool_ids(settings: Settings, pool: str) -> list[int]:
     try:
         with session_factory(engine)() as session:
             query = select(Lead.id).order_by(Lead.id)
-            if pool == "big":
-                query = query.where(Lead.external_id.like("big-%"))
+            if pool in ("big", "huge"):
+                query = query.where(Lead.external_id.like(f"{pool}-%"))
             return list(session.scalars(query))
     finally:
         engine.dispose()
@@ -208,12 +209,27 @@ def main() -> None:
     parser.add_argument("--http", action="store_true", help="also time it over real HTTP")
     parser.add_argument("--http-runs", type=int, default=3)
     parser.add_argument("--capacity", type=int, default=500)
-    parser.add_argument("--pool", choices=("big", "all"), default="big")
+    parser.add_argument(
+        "--pool",
+        choices=("big", "huge", "all"),
+        default="big",
+        help="big: 10,000 fresh leads; huge: 100,000 (added on first use); all: every lead",
+    )
     parser.add_argument("--history-leads", type=int, default=6000, help="when preparing")
     parser.add_argument("--profile", action="store_true", help="cProfile one more run")
     args = parser.parse_args()
     settings, experiment = ensure_store(args.var_dir, args.history_leads)
     lead_ids = _pool_ids(settings, args.pool)
+    if args.pool == "huge" and not lead_ids:
+        print("adding a pool of 100,000 fresh leads with consent", flush=True)
+        add_pool(
+            settings.resolved_database_url(),
+            100_000,
+            seed=3,
+            prefix="huge",
+            brand=settings.brand_name,
+        )
+        lead_ids = _pool_ids(settings, args.pool)
     figures: dict[str, Any] = {
         "leads": len(lead_ids),
         "pool": args.pool,
