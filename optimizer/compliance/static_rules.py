@@ -7,6 +7,7 @@ applies only without consent) and the DNC exemption.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Literal
 
@@ -23,10 +24,15 @@ ConsentState = Literal["valid", "missing", "revoked"]
 StaticRule = Callable[[GateContext, RulesTable], list[Reason]]
 
 
+@functools.lru_cache(maxsize=4096)
+def _brand_key(name: str) -> str:
+    """A brand as compared: case and runs of white space ignored (a sender has few brands, so
+    each spelling is normalised once per process)."""
+    return " ".join(name.casefold().split())
+
+
 def _same_brand(left: str | None, right: str) -> bool:
-    return left is not None and " ".join(left.casefold().split()) == " ".join(
-        right.casefold().split()
-    )
+    return left is not None and (left == right or _brand_key(left) == _brand_key(right))
 
 
 def consent_state(ctx: GateContext) -> ConsentState:
